@@ -1,0 +1,9 @@
+"""The rules of torchlint, one module per rule (installed as ``torchlint.rules``).
+
+Adding a rule: write ``rules/tlNNN_<name>.py`` with one :class:`~torchlint.rule.Rule`
+subclass, its fixtures in ``tests/fixtures/TLNNN/``, and add the class to ``RULES``.
+"""
+
+from __future__ import annotations
+
+RULES: list = []

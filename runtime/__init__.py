@@ -1,0 +1,1 @@
+"""torchlint's runtime half (installed as ``torchlint.runtime``); needs torch."""

@@ -1,0 +1,61 @@
+"""Per-file state shared by the rules checking one file."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.rule import Report
+
+if TYPE_CHECKING:
+    from torchlint.semantics.model import SemanticModel
+
+_STATEMENT_TYPES = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+
+
+class FileContext:
+    """What rules may ask about the file being checked.
+
+    ``parents`` is filled by the walk: a node is in it once the walk has
+    reached it, so a rule that needs facts about code later in the file
+    collects candidates in its visitors and decides in ``leave_Module``.
+    """
+
+    def __init__(self, path: str, source: str, module: cst.Module) -> None:
+        self.path = path
+        self.source = source
+        self.module = module
+        self.parents: dict[cst.CSTNode, cst.CSTNode | None] = {}
+        self.reports: list[Report] = []
+
+    def add_report(self, report: Report) -> None:
+        self.reports.append(report)
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """The node directly containing ``node`` (None for the module)."""
+        return self.parents.get(node)
+
+    def ancestors(self, node: cst.CSTNode):
+        """Yield the nodes containing ``node``, innermost first."""
+        current = self.parents.get(node)
+        while current is not None:
+            yield current
+            current = self.parents.get(current)
+
+    def enclosing_statement(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """The innermost statement (simple line or compound) holding ``node``."""
+        if isinstance(node, _STATEMENT_TYPES):
+            return node
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, _STATEMENT_TYPES):
+                return ancestor
+        return None
+
+    @cached_property
+    def semantics(self) -> SemanticModel:
+        """The shared semantic model of this file, built on first use."""
+        from torchlint.semantics.model import SemanticModel
+
+        return SemanticModel(self)

@@ -1,0 +1,51 @@
+"""What a check produces: one diagnostic per finding, independent of output format."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+# Codes of diagnostics that the engine itself emits, not a rule.
+FILE_ERROR_CODE = "TL000"  # a file that cannot be read, decoded or parsed
+INTERNAL_ERROR_CODE = "TL999"  # a rule raised while checking a file
+
+DOCS_BASE_URL = "https://torchlint.readthedocs.io/en/latest/rules"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding: where it is, which rule, and what it does to training.
+
+    Rows and columns are 1-based, like ruff's; ``end_row``/``end_column``
+    point just past the flagged code.
+    """
+
+    path: str
+    row: int
+    column: int
+    end_row: int
+    end_column: int
+    code: str
+    name: str
+    message: str
+    severity: str = "error"
+    fix_hint: str = ""
+
+    @property
+    def url(self) -> str:
+        """Link to the rule's documentation page."""
+        return f"{DOCS_BASE_URL}/{self.code}.html"
+
+    @property
+    def is_internal_error(self) -> bool:
+        """True for a rule that crashed: such a run exits 2, not 1."""
+        return self.code == INTERNAL_ERROR_CODE
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.row, self.column, self.code, self.message)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Diagnostic:
+        return cls(**data)

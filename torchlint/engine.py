@@ -1,0 +1,290 @@
+"""Checking files: read, decode, parse once, walk once, report.
+
+``check_source`` is the whole pipeline for one file and never raises for
+bad input: unreadable, undecodable and unparsable files become ``TL000``
+diagnostics, and a rule that crashes becomes a ``TL999`` diagnostic naming
+the rule, the file and the line it reached.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import sys
+import tokenize
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from torchlint.diagnostics import FILE_ERROR_CODE, INTERNAL_ERROR_CODE, Diagnostic
+from torchlint.suppression import parse_suppressions
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from torchlint.rule import Report, Rule
+
+# Deeply nested expressions (long chains of `+` in generated code) recurse deeply
+# in both libcst and the walker.
+_RECURSION_LIMIT = 20_000
+
+
+@dataclass(frozen=True)
+class RuleSelection:
+    """The rule classes a run checks and their per-rule settings."""
+
+    rules: tuple[type[Rule], ...]
+    options: dict[str, dict[str, Any]]
+    use_prefilter: bool = True
+
+    def applicable(self, source: str) -> list[type[Rule]]:
+        """Rules whose pre-filter tokens occur in ``source``."""
+        if not self.use_prefilter:
+            return list(self.rules)
+        return [
+            rule
+            for rule in self.rules
+            if not rule.tokens or any(token in source for token in rule.tokens)
+        ]
+
+
+def decode_source(data: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
+    """Decode file bytes by their PEP 263 declaration (UTF-8 otherwise)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        return None, file_error(path, 1, 1, f"cannot decode file: {exc}")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        row, column = _row_col_of_offset(data, exc.start)
+        return None, file_error(
+            path,
+            row,
+            column,
+            f"cannot decode file as {encoding}: byte 0x{data[exc.start]:02x} is invalid; "
+            "save it as UTF-8 or declare its encoding (PEP 263)",
+        )
+    except LookupError:
+        return None, file_error(path, 1, 1, f"unknown encoding {encoding!r} declared")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, None
+
+
+def _row_col_of_offset(data: bytes, offset: int) -> tuple[int, int]:
+    before = data[:offset]
+    row = before.count(b"\n") + 1
+    column = offset - (before.rfind(b"\n") + 1) + 1
+    return row, column
+
+
+def file_error(path: str, row: int, column: int, message: str) -> Diagnostic:
+    """A diagnostic for a file that could not be checked at all."""
+    return Diagnostic(
+        path=path,
+        row=row,
+        column=column,
+        end_row=row,
+        end_column=column,
+        code=FILE_ERROR_CODE,
+        name="file-error",
+        message=message,
+    )
+
+
+def check_bytes(data: bytes, path: str, selection: RuleSelection) -> list[Diagnostic]:
+    """Check the content of one file, given as bytes."""
+    source, error = decode_source(data, path)
+    if error is not None:
+        return [error]
+    return check_source(source, path, selection)
+
+
+def check_source(source: str, path: str, selection: RuleSelection) -> list[Diagnostic]:
+    """Check one file's text with the selected rules; diagnostics sorted by position."""
+    if sys.getrecursionlimit() < _RECURSION_LIMIT:
+        sys.setrecursionlimit(_RECURSION_LIMIT)
+    rules = selection.applicable(source)
+    if not rules:
+        # No rule can fire here; a syntax error must still be reported, and
+        # CPython's parser is ten times cheaper than libcst's.
+        return _syntax_check_only(source, path)
+
+    import libcst as cst
+
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        # CPython's parser gives the clearer message and location when it
+        # also rejects the file; libcst's is the fallback.
+        return _syntax_check_only(source, path) or [
+            file_error(path, exc.raw_line, exc.raw_column + 1, f"syntax error: {exc.message}")
+        ]
+    except RecursionError:
+        return [file_error(path, 1, 1, "file is nested too deeply to parse")]
+    return _run_rules(module, source, path, rules, selection.options)
+
+
+def _syntax_check_only(source: str, path: str) -> list[Diagnostic]:
+    try:
+        ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        return [
+            file_error(path, exc.lineno or 1, exc.offset or 1, f"syntax error: {exc.msg}")
+        ]
+    except (RecursionError, MemoryError, ValueError) as exc:
+        return [file_error(path, 1, 1, f"cannot parse file: {exc}")]
+    return []
+
+
+def _run_rules(
+    module: cst.Module,
+    source: str,
+    path: str,
+    rule_classes: Sequence[type[Rule]],
+    options: dict[str, dict[str, Any]],
+) -> list[Diagnostic]:
+    from torchlint.context import FileContext
+    from torchlint.walk import Walker
+
+    context = FileContext(path, source, module)
+    instances = [cls(context, options.get(cls.code)) for cls in rule_classes]
+    visit: dict[str, list] = {}
+    leave: dict[str, list] = {}
+    owner: dict[Any, Rule] = {}
+    for rule in instances:
+        for attr in dir(type(rule)):
+            if attr.startswith("visit_"):
+                table, node_name = visit, attr[6:]
+            elif attr.startswith("leave_"):
+                table, node_name = leave, attr[6:]
+            else:
+                continue
+            handler = getattr(rule, attr)
+            table.setdefault(node_name, []).append(handler)
+            owner[handler.__func__] = rule
+
+    crashes: list[tuple[Rule, Any, BaseException]] = []
+
+    def on_error(handler, node, exc):
+        rule = owner[handler.__func__]
+        crashes.append((rule, node, exc))
+        # Stop feeding the crashed rule this file: its state is unknown now.
+        for table in (visit, leave):
+            for handlers in table.values():
+                for other in list(handlers):
+                    if owner.get(other.__func__) is rule:
+                        handlers.remove(other)
+
+    try:
+        Walker(visit, leave, context.parents, on_error).walk(module)
+    except RecursionError:
+        return [file_error(path, 1, 1, "file is nested too deeply to check")]
+    return _finish(context, crashes)
+
+
+def _finish(context, crashes) -> list[Diagnostic]:
+    reports: list[Report] = context.reports
+    if not reports and not crashes:
+        return []
+    positions = _positions(context.module)
+    suppressions = parse_suppressions(context.source)
+    diagnostics = []
+    for report in reports:
+        start, end = _span(positions, report.node, context)
+        statement = context.enclosing_statement(report.node)
+        rows = set(range(start[0], end[0] + 1))
+        if statement is not None and statement in positions:
+            rows.add(_statement_last_line(positions, statement))
+        if suppressions.is_suppressed(report.code, tuple(rows)):
+            continue
+        diagnostics.append(
+            Diagnostic(
+                path=context.path,
+                row=start[0],
+                column=start[1],
+                end_row=end[0],
+                end_column=end[1],
+                code=report.code,
+                name=report.name,
+                message=report.message,
+                fix_hint=report.fix_hint,
+            )
+        )
+    for rule, node, exc in crashes:
+        (row, column), _ = _span(positions, node, context)
+        diagnostics.append(
+            Diagnostic(
+                path=context.path,
+                row=row,
+                column=column,
+                end_row=row,
+                end_column=column,
+                code=INTERNAL_ERROR_CODE,
+                name="internal-error",
+                message=(
+                    f"rule {rule.code} ({rule.name}) crashed at line {row}: "
+                    f"{type(exc).__name__}: {exc}; please report this"
+                ),
+            )
+        )
+    diagnostics.sort(key=Diagnostic.sort_key)
+    return diagnostics
+
+
+def _positions(module: cst.Module):
+    """Code ranges of every node; only computed for files with findings."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    del cst
+    return wrapper.resolve(PositionProvider)
+
+
+def _span(positions, node, context) -> tuple[tuple[int, int], tuple[int, int]]:
+    code_range = positions.get(node)
+    if code_range is None:
+        # A node the walk skipped (trivia): use its nearest positioned ancestor.
+        for ancestor in context.ancestors(node):
+            code_range = positions.get(ancestor)
+            if code_range is not None:
+                break
+    if code_range is None:
+        return (1, 1), (1, 1)
+    start = (code_range.start.line, code_range.start.column + 1)
+    end = (code_range.end.line, code_range.end.column + 1)
+    return start, end
+
+
+def _statement_last_line(positions, statement) -> int:
+    import libcst as cst
+
+    if isinstance(statement, cst.BaseCompoundStatement):
+        # The header ends where the body starts: `if cond:  # noqa` sits there.
+        body = getattr(statement, "body", None)
+        body_range = positions.get(body) if body is not None else None
+        if body_range is not None:
+            return body_range.start.line
+    return positions[statement].end.line
+
+
+def check_paths_serial(
+    paths: Iterable[tuple[str, str]], selection: RuleSelection
+) -> list[Diagnostic]:
+    """Check ``(display_path, filesystem_path)`` pairs in this process."""
+    diagnostics: list[Diagnostic] = []
+    for display, real in paths:
+        diagnostics.extend(check_file(display, real, selection))
+    return diagnostics
+
+
+def check_file(display_path: str, real_path: str, selection: RuleSelection) -> list[Diagnostic]:
+    """Read and check one file; a file that cannot be read becomes a TL000."""
+    try:
+        with open(real_path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return [file_error(display_path, 1, 1, f"cannot read file: {exc.strerror or exc}")]
+    return check_bytes(data, display_path, selection)

@@ -1,0 +1,131 @@
+"""The rule API that every module in ``rules/`` implements.
+
+A rule is one class: a code (``TL001``), a kebab-case name, a docstring in
+five parts (What it does, Why is this bad?, Example, Use instead, Evidence),
+examples that the test-suite runs (``valid`` must stay quiet, ``invalid``
+must be flagged), and ``visit_<Node>`` / ``leave_<Node>`` methods named after
+libcst node classes.  The engine walks each file once and dispatches every
+node to every enabled rule that has a method for its type.
+
+Rules never compute positions, parents or name resolution themselves: they
+ask :class:`FileContext` (``self.context``) and the shared semantic model in
+:mod:`torchlint.semantics`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from torchlint.context import FileContext
+
+_CODE_RE = re.compile(r"^TL\d{3}$")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Evidence")
+
+
+@dataclass(frozen=True)
+class RuleOption:
+    """A per-rule setting, read from ``[tool.torchlint.rules.TL00N]``."""
+
+    type: type | tuple[type, ...]
+    default: Any
+    description: str
+
+
+@dataclass
+class Report:
+    """A finding as a rule reports it, before positions are resolved."""
+
+    node: cst.CSTNode
+    message: str
+    code: str
+    name: str
+    fix_hint: str
+
+
+class Rule:
+    """Base class of every rule.
+
+    Subclasses set the class attributes below and define visitor methods.
+    ``tokens`` is a cheap pre-filter: a file whose text contains none of
+    them cannot produce a finding for this rule and is not walked for it.
+    """
+
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    fix_hint: ClassVar[str] = ""
+    default_enabled: ClassVar[bool] = True
+    tokens: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[dict[str, RuleOption]] = {}
+    valid: ClassVar[list[str]] = []
+    invalid: ClassVar[list[str]] = []
+
+    def __init__(self, context: FileContext, settings: dict[str, Any] | None = None) -> None:
+        self.context = context
+        self.settings = {key: opt.default for key, opt in self.options.items()}
+        if settings:
+            self.settings.update(settings)
+
+    def report(self, node: cst.CSTNode, message: str | None = None) -> None:
+        """Record a finding on ``node``; ``message`` defaults to the summary."""
+        self.context.add_report(
+            Report(
+                node=node,
+                message=message or self.summary,
+                code=self.code,
+                name=self.name,
+                fix_hint=self.fix_hint,
+            )
+        )
+
+    # -- documentation ---------------------------------------------------
+
+    @classmethod
+    def documentation(cls) -> str:
+        """The rule's docstring, dedented: its documentation page in Markdown."""
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def doc_sections(cls) -> dict[str, str]:
+        """The docstring split at its ``## Section`` headings."""
+        sections: dict[str, str] = {}
+        current: str | None = None
+        lines: list[str] = []
+        for line in cls.documentation().splitlines():
+            if line.startswith("## "):
+                if current is not None:
+                    sections[current] = "\n".join(lines).strip()
+                current = line[3:].strip()
+                lines = []
+            elif current is not None:
+                lines.append(line)
+        if current is not None:
+            sections[current] = "\n".join(lines).strip()
+        return sections
+
+    @classmethod
+    def validate_definition(cls) -> list[str]:
+        """Problems with the rule's own definition (empty when it is complete)."""
+        problems = []
+        if not _CODE_RE.match(cls.code):
+            problems.append(f"{cls.__name__}: code {cls.code!r} is not like TL001")
+        if not _NAME_RE.match(cls.name):
+            problems.append(f"{cls.__name__}: name {cls.name!r} is not kebab-case")
+        if not cls.summary:
+            problems.append(f"{cls.code}: no summary")
+        if not cls.fix_hint:
+            problems.append(f"{cls.code}: no fix_hint")
+        sections = cls.doc_sections()
+        for section in DOC_SECTIONS:
+            if not sections.get(section):
+                problems.append(f"{cls.code}: docstring lacks a '## {section}' section")
+        if not cls.valid or not cls.invalid:
+            problems.append(f"{cls.code}: needs both valid and invalid examples")
+        return problems

@@ -1,0 +1,113 @@
+"""Resolving names through imports, without libcst's slow scope metadata.
+
+``import torch.nn.functional as F`` makes ``F.sigmoid`` resolve to
+``torch.nn.functional.sigmoid``; ``from torch import sigmoid as sg`` makes
+``sg`` resolve to ``torch.sigmoid``.  Imports anywhere in the file count
+(function-level imports are common in training scripts); a later import of
+the same alias wins, which is what runs in almost all real code.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _module_name(node: cst.BaseExpression | None, relative_dots: int) -> str:
+    base = dotted_name(node) if node is not None else ""
+    return "." * relative_dots + (base or "")
+
+
+class ImportTable:
+    """Local alias -> fully qualified name, from every import in a module."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}
+
+    def add_import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = dotted_name(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.aliases[alias.asname.name.value] = full
+            else:
+                # `import torch.nn` binds `torch`.
+                head = full.split(".", 1)[0]
+                self.aliases[head] = head
+
+    def add_import_from(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        module = _module_name(node.module, len(node.relative))
+        for alias in node.names:
+            name = dotted_name(alias.name)
+            if name is None:
+                continue
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            self.aliases[local] = f"{module}.{name}" if module else name
+
+    def resolve(self, node: cst.BaseExpression) -> str | None:
+        """The qualified name of a Name/Attribute chain, if its head is imported."""
+        dotted = dotted_name(node)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        target = self.aliases.get(head)
+        if target is None:
+            return None
+        return f"{target}.{rest}" if rest else target
+
+
+def collect_imports(module: cst.Module) -> ImportTable:
+    """Build the import table of ``module`` by scanning its statements.
+
+    Only statement lists are scanned (module, class and function bodies,
+    ``if``/``try`` blocks); expressions are never entered, so this costs a
+    small fraction of a full walk.
+    """
+    table = ImportTable()
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.SimpleStatementLine):
+            for small in node.body:
+                if isinstance(small, cst.Import):
+                    table.add_import(small)
+                elif isinstance(small, cst.ImportFrom):
+                    table.add_import_from(small)
+            continue
+        for body in _bodies(node):
+            stack.extend(reversed(body))
+    return table
+
+
+def _bodies(node: cst.CSTNode):
+    """Statement sequences directly inside ``node`` (module, blocks, branches)."""
+    if isinstance(node, cst.Module):
+        yield node.body
+        return
+    body = getattr(node, "body", None)
+    if isinstance(body, cst.BaseSuite):
+        if isinstance(body, cst.IndentedBlock):
+            yield body.body
+    for attr in ("orelse", "finalbody"):
+        branch = getattr(node, attr, None)
+        if branch is not None:
+            yield (branch,)
+    handlers = getattr(node, "handlers", None)
+    if handlers:
+        yield handlers
