@@ -130,9 +130,7 @@ def _syntax_check_only(source: str, path: str) -> list[Diagnostic]:
     try:
         ast.parse(source, filename=path)
     except SyntaxError as exc:
-        return [
-            file_error(path, exc.lineno or 1, exc.offset or 1, f"syntax error: {exc.msg}")
-        ]
+        return [file_error(path, exc.lineno or 1, exc.offset or 1, f"syntax error: {exc.msg}")]
     except (RecursionError, MemoryError, ValueError) as exc:
         return [file_error(path, 1, 1, f"cannot parse file: {exc}")]
     return []
@@ -262,7 +260,8 @@ def _statement_last_line(positions, statement) -> int:
     import libcst as cst
 
     if isinstance(statement, cst.BaseCompoundStatement):
-        # The header ends where the body starts: `if cond:  # noqa` sits there.
+        # The header ends where the body starts, and a suppression comment
+        # after `if cond:` sits on that line.
         body = getattr(statement, "body", None)
         body_range = positions.get(body) if body is not None else None
         if body_range is not None:

@@ -7,8 +7,8 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-# `# noqa`, `# noqa: TL001`, `# noqa: TL001, TL002` (ruff/flake8 syntax); codes of
-# other tools in the same comment are allowed and ignored.
+# A bare noqa comment, or one with codes (`noqa: TL001, TL002`), as ruff and
+# flake8 read them; codes of other tools in the same comment are ignored.
 _LINE_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.I)
 _FILE_NOQA = re.compile(
     r"#\s*torchlint:\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.I

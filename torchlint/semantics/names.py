@@ -101,9 +101,8 @@ def _bodies(node: cst.CSTNode):
         yield node.body
         return
     body = getattr(node, "body", None)
-    if isinstance(body, cst.BaseSuite):
-        if isinstance(body, cst.IndentedBlock):
-            yield body.body
+    if isinstance(body, cst.IndentedBlock):
+        yield body.body
     for attr in ("orelse", "finalbody"):
         branch = getattr(node, attr, None)
         if branch is not None:
