@@ -1,0 +1,288 @@
+"""The ``torchlint`` command line.
+
+Exit codes, as ruff's: 0 nothing found, 1 findings, 2 the run itself failed
+(bad usage, bad configuration, a rule that crashed).  Imports are deferred
+to the command that needs them, so ``torchlint check one_file.py`` in a
+pre-commit hook starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from torchlint import __version__
+
+OUTPUT_FORMATS = ("concise", "full", "json", "sarif", "github")
+EXIT_OK, EXIT_FINDINGS, EXIT_FAILURE = 0, 1, 2
+
+
+def _split_codes(values: tuple[str, ...]) -> list[str] | None:
+    """``--select TL001,TL002 --select TL0`` -> ``["TL001", "TL002", "TL0"]``."""
+    if not values:
+        return None
+    return [part.strip().upper() for value in values for part in value.split(",") if part.strip()]
+
+
+class _Group(click.Group):
+    """Loads ``confirm`` (the torch-based runtime harness) only when asked for."""
+
+    _lazy = {"confirm": ("torchlint.runtime.cli", "confirm")}
+
+    def list_commands(self, ctx):
+        return sorted([*super().list_commands(ctx), *self._lazy])
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name in self._lazy:
+            import importlib
+
+            module_name, attr = self._lazy[cmd_name]
+            try:
+                return getattr(importlib.import_module(module_name), attr)
+            except ImportError as exc:
+                return _unavailable(cmd_name, exc)
+        return super().get_command(ctx, cmd_name)
+
+
+def _unavailable(name: str, exc: ImportError) -> click.Command:
+    @click.command(name, context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def command(args):
+        click.echo(
+            f"torchlint {name}: not available ({exc}); install it with "
+            "pip install 'torchlint[runtime]'",
+            err=True,
+        )
+        sys.exit(EXIT_FAILURE)
+
+    command.help = "(not installed: pip install 'torchlint[runtime]')"
+    return command
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="torchlint")
+def main() -> None:
+    """torchlint: find the PyTorch bugs that train without error and learn nothing."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--select", multiple=True, help="Rule codes or prefixes to check (replaces).")
+@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to add.")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to skip.")
+@click.option(
+    "--output-format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="concise",
+    show_default=True,
+    help="How findings are printed.",
+)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes [default: cores].")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write .torchlint_cache/.")
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="Use this config file."
+)
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    default=None,
+    help="Apply excludes also to files named explicitly (as pre-commit passes them).",
+)
+@click.option("--statistics", is_flag=True, help="Print the number of findings per code.")
+@click.option("--stdin-filename", help="The name to report for code read from stdin ('-').")
+@click.option(
+    "--no-prefilter",
+    is_flag=True,
+    hidden=True,
+    help="Parse every file even when no rule can match its text (for testing).",
+)
+def check(
+    paths,
+    select,
+    extend_select,
+    ignore,
+    output_format,
+    exit_zero,
+    jobs,
+    no_cache,
+    config_file,
+    force_exclude,
+    statistics,
+    stdin_filename,
+    no_prefilter,
+):
+    """Lint PATHS (files or folders; default '.', '-' for stdin)."""
+    try:
+        code = _check(
+            paths=list(paths) or ["."],
+            select=_split_codes(select),
+            extend_select=_split_codes(extend_select),
+            ignore=_split_codes(ignore),
+            output_format=output_format,
+            exit_zero=exit_zero,
+            jobs=jobs,
+            use_cache=not no_cache,
+            config_file=config_file,
+            force_exclude=force_exclude,
+            statistics=statistics,
+            stdin_filename=stdin_filename,
+            use_prefilter=not no_prefilter,
+        )
+    except KeyboardInterrupt:
+        code = EXIT_FAILURE
+    sys.exit(code)
+
+
+def _check(
+    *,
+    paths,
+    select,
+    extend_select,
+    ignore,
+    output_format,
+    exit_zero,
+    jobs,
+    use_cache,
+    config_file,
+    force_exclude,
+    statistics,
+    stdin_filename,
+    use_prefilter,
+) -> int:
+    from torchlint.config import ConfigError, load_settings
+
+    reads_stdin = paths == ["-"]
+    config_anchor = [stdin_filename] if reads_stdin and stdin_filename else paths
+    try:
+        settings = load_settings(
+            config_anchor,
+            config_file,
+            {
+                "select": select,
+                "extend_select": extend_select,
+                "ignore": ignore,
+                "force_exclude": force_exclude,
+            },
+        )
+    except ConfigError as exc:
+        click.echo(f"torchlint: error: {exc}", err=True)
+        return EXIT_FAILURE
+
+    from torchlint.discovery import discover, is_excluded, is_per_file_ignored
+    from torchlint.registry import all_rules
+    from torchlint.runner import CheckJob, check_files
+
+    rules = all_rules()
+    codes = settings.enabled_codes(rules)
+    cache_dir = None
+    if use_cache and not reads_stdin:
+        cache_dir = str(settings.cache_dir or settings.root / ".torchlint_cache")
+    job = CheckJob(
+        codes=tuple(codes),
+        options={code: settings.rule_options.get(code, {}) for code in codes},
+        use_prefilter=use_prefilter,
+        cache_dir=cache_dir,
+        fingerprint=settings.fingerprint(codes),
+    )
+
+    if reads_stdin:
+        display = stdin_filename or "-"
+        if settings.force_exclude and stdin_filename and is_excluded(stdin_filename, settings):
+            diagnostics = []
+        else:
+            from torchlint.engine import check_bytes
+
+            diagnostics = check_bytes(sys.stdin.buffer.read(), display, job.selection())
+        problems = []
+    else:
+        found = discover(paths, settings)
+        problems = found.problems
+        diagnostics = check_files(found.files, job, jobs)
+
+    diagnostics = [
+        d
+        for d in [*problems, *diagnostics]
+        if d.is_internal_error or not is_per_file_ignored(d.path, d.code, settings)
+    ]
+
+    from torchlint.report import render
+    from torchlint.report import statistics as render_statistics
+
+    out = click.get_text_stream("stdout")
+    if statistics:
+        out.write(render_statistics(diagnostics))
+    else:
+        render(diagnostics, output_format, out)
+    out.flush()
+
+    if any(d.is_internal_error for d in diagnostics):
+        return EXIT_FAILURE
+    if diagnostics and not exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+@main.command("rule")
+@click.argument("code")
+def rule_command(code: str) -> None:
+    """Print the documentation of rule CODE (e.g. TL001 or sigmoid-after-residual)."""
+    from torchlint.registry import find_rule
+
+    rule = find_rule(code)
+    if rule is None:
+        click.echo(f"torchlint: error: unknown rule {code!r}; see 'torchlint rules'", err=True)
+        sys.exit(EXIT_FAILURE)
+    click.echo(f"# {rule.name} ({rule.code})\n")
+    click.echo(f"Default: {'on' if rule.default_enabled else 'off'}\n")
+    click.echo(rule.documentation())
+    if rule.options:
+        click.echo("\n## Options\n")
+        for key, option in rule.options.items():
+            click.echo(f"- `{key}` (default `{option.default!r}`): {option.description}")
+
+
+@main.command("rules")
+@click.option(
+    "--output-format", type=click.Choice(("text", "json")), default="text", show_default=True
+)
+def rules_command(output_format: str) -> None:
+    """List every rule: code, name, default on/off, summary."""
+    from torchlint.registry import all_rules
+
+    rules = all_rules()
+    if output_format == "json":
+        import json
+
+        rows = [
+            {
+                "code": r.code,
+                "name": r.name,
+                "summary": r.summary,
+                "default": r.default_enabled,
+                "fix_hint": r.fix_hint,
+            }
+            for r in rules
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(r.name) for r in rules), default=4)
+    for r in rules:
+        state = "on " if r.default_enabled else "off"
+        click.echo(f"{r.code}  {r.name:<{width}}  {state}  {r.summary}")
+
+
+def run() -> None:
+    """Entry point that turns unexpected crashes into exit code 2."""
+    try:
+        main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the run itself failed: never exit 1 for it
+        click.echo(f"torchlint: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+
+
+if __name__ == "__main__":
+    run()
