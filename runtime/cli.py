@@ -1,0 +1,105 @@
+"""``torchlint confirm``: run each rule's reference pair and print verdicts with numbers.
+
+Importing this module must stay cheap and must work without torch: the main
+CLI imports it to list its commands. torch is imported only once the command runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import click
+
+EXIT_OK = 0
+EXIT_FAILURE = 2
+RUNTIME_HINT = "pip install 'torchlint[runtime]'"
+PLOTS_HINT = "pip install 'torchlint[plots]'"
+
+
+class _Progress:
+    """One progress bar per rule on a terminal (stderr); silent otherwise."""
+
+    def __init__(self, enabled: bool, width: int = 30):
+        self.enabled = enabled
+        self.width = width
+        self.current: str | None = None
+
+    def __call__(self, code: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.current is not None and code != self.current:
+            click.echo("", err=True)
+        self.current = code
+        filled = int(self.width * min(done, total) / max(total, 1))
+        bar = "#" * filled + "-" * (self.width - filled)
+        click.echo(f"\r{code} [{bar}] {done}/{total}", nl=False, err=True)
+
+    def close(self) -> None:
+        if self.enabled and self.current is not None:
+            click.echo("", err=True)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"torchlint confirm: {message}", err=True)
+    sys.exit(EXIT_FAILURE)
+
+
+@click.command("confirm")
+@click.argument("codes", nargs=-1)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where to train: auto picks CUDA when torch sees a GPU.",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Seeds per arm (default 5; 3 with --quick).",
+)
+@click.option("--quick", is_flag=True, help="Fewer steps and seeds (for CI; under a minute).")
+@click.option(
+    "--output-format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--plots",
+    type=click.Path(file_okay=False, writable=True),
+    default=None,
+    help="Write one PNG per rule (buggy vs fixed curves) into this directory; needs matplotlib.",
+)
+def confirm(codes, device, seeds, quick, output_format, plots):
+    """Train each rule's buggy and fixed reference side by side and report, per claimed
+    symptom, the measured numbers and a verdict: confirmed, not reproduced or inconclusive.
+
+    CODES picks rules (e.g. TL001 TL004); all rules when omitted. Exit status 0 when the
+    run completed (whatever the verdicts), 2 when the run itself failed.
+    """
+    if importlib.util.find_spec("torch") is None:
+        _fail(f"torch is not installed: {RUNTIME_HINT}")
+    from torchlint.runtime import report
+
+    if plots and not report.plots_available():
+        _fail(f"--plots needs matplotlib: {PLOTS_HINT}")
+    from torchlint.runtime.harness import HarnessError, confirm_rules, run_metadata
+
+    progress = _Progress(sys.stderr.isatty())
+    try:
+        results = confirm_rules(codes, device=device, seeds=seeds, quick=quick, progress=progress)
+    except HarnessError as exc:
+        progress.close()
+        _fail(str(exc))
+    progress.close()
+    click.echo(report.render(results, run_metadata(results), output_format), nl=False)
+    if plots:
+        for path in report.write_plots(results, plots):
+            click.echo(f"wrote {path}", err=True)
+    failed = [r.code for r in results if r.error]
+    if failed:
+        _fail(f"the reference run failed for {', '.join(failed)}")
+    sys.exit(EXIT_OK)
