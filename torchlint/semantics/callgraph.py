@@ -1,0 +1,281 @@
+"""Who calls whom inside one file: callees of a call, callers of a function.
+
+``self.head(x)`` where ``__init__`` set ``self.head = RefineHead(...)`` calls
+``RefineHead.forward``; ``self._decode(x)`` calls a method of the class (or
+of a base class defined in the same file); ``helper(x)`` calls a function of
+the module; ``nn.Sigmoid()(x)`` and ``self.act(x)`` with ``self.act =
+nn.Sigmoid()`` call a torch module.  Anything else is a torch function named
+by its qualified name, or unknown.  Unlike a lookup by name, this resolves
+through the value-following of :mod:`torchlint.semantics.values`, so it
+works before the walk has reached the code it is asked about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from torchlint.semantics.names import dotted_name
+from torchlint.semantics.values import Scope, flow_of, lookup, self_attribute
+from torchlint.walk import iter_children
+
+if TYPE_CHECKING:
+    from torchlint.semantics.model import SemanticModel
+
+_MAX_DEPTH = 6
+_STATEMENT_TYPES = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+
+
+@dataclass(frozen=True)
+class Callee:
+    """What a call runs.
+
+    ``kind``: ``function`` (a module-level or nested function of this file),
+    ``method`` (a method of a class of this file), ``module`` (an instance of
+    a class of this file: its ``forward``), ``torch_module`` (an instance of
+    a ``torch.nn`` class; ``constructor`` is the ``nn.X(...)`` call),
+    ``torch_module_class`` (``nn.X(...)`` itself), ``constructor``
+    (instantiating a class of this file), ``torch`` (a torch function named
+    ``qualified``), ``external`` (another imported function), or ``unknown``.
+    """
+
+    kind: str
+    function: cst.FunctionDef | None = None
+    cls: cst.ClassDef | None = None
+    qualified: str | None = None
+    constructor: cst.Call | None = None
+    scope: Scope | None = None
+
+
+UNKNOWN = Callee("unknown")
+
+
+def owner_class(model: SemanticModel, fn: cst.FunctionDef | None) -> cst.ClassDef | None:
+    """The class of this file whose body defines ``fn`` (works before the walk reaches it)."""
+    if fn is None:
+        return None
+    table = model.cache.get("callgraph.owner_class")
+    if table is None:
+        table = {}
+        for cls in model.classes.values():
+            for method in model.methods(cls).values():
+                table[method] = cls
+        model.cache["callgraph.owner_class"] = table
+    return table.get(fn)
+
+
+def local_bases(model: SemanticModel, cls: cst.ClassDef) -> list[cst.ClassDef]:
+    """``cls`` and its base classes defined in this file, nearest first."""
+    chain = [cls]
+    seen = {cls}
+    index = 0
+    while index < len(chain):
+        current = chain[index]
+        index += 1
+        for arg in current.bases:
+            name = dotted_name(arg.value)
+            base = model.classes.get(name.rsplit(".", 1)[-1]) if name else None
+            if base is not None and base not in seen:
+                seen.add(base)
+                chain.append(base)
+    return chain
+
+
+def find_method(model: SemanticModel, cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
+    """Method ``name`` of ``cls`` or of a base class defined in this file."""
+    for klass in local_bases(model, cls):
+        method = model.methods(klass).get(name)
+        if method is not None:
+            return method
+    return None
+
+
+def init_values(model: SemanticModel, cls: cst.ClassDef, attr: str) -> list[tuple]:
+    """``(value, scope)`` of each ``self.attr = value`` in ``__init__`` of ``cls`` or its bases."""
+    for klass in local_bases(model, cls):
+        values = model.init_attributes(klass).get(attr)
+        if values:
+            init = model.methods(klass)["__init__"]
+            flow = flow_of(model, init)
+            wanted = {id(value) for value in values}
+            found = []
+            for statement in flow.order_of:
+                if isinstance(statement, cst.SimpleStatementLine):
+                    for small in statement.body:
+                        value = getattr(small, "value", None)
+                        if isinstance(small, (cst.Assign, cst.AnnAssign)) and id(value) in wanted:
+                            found.append((value, flow.scope_at(statement)))
+            return found or [(value, flow.end_scope()) for value in values]
+    return []
+
+
+def is_module_class_name(qualified: str) -> bool:
+    """``torch.nn.Sigmoid``, ``torch.nn.modules.activation.Tanh``: a torch module class."""
+    head, _, last = qualified.rpartition(".")
+    return head.startswith("torch.nn") and last[:1].isupper()
+
+
+def module_held_by(
+    model: SemanticModel, expr: cst.BaseExpression, scope: Scope | None, depth: int = 0
+) -> Callee | None:
+    """The module instance ``expr`` holds, if it can be told: a torch or local class."""
+    if depth > _MAX_DEPTH or scope is None:
+        return None
+    if isinstance(expr, cst.Call):
+        qualified = model.qualified_name(expr.func)
+        if qualified and is_module_class_name(qualified):
+            return Callee("torch_module", qualified=qualified, constructor=expr, scope=scope)
+        name = dotted_name(expr.func)
+        if name and name in model.classes:
+            return Callee("module", cls=model.classes[name], constructor=expr, scope=scope)
+        return None
+    attr = self_attribute(expr)
+    if attr is not None:
+        cls = owner_class(model, scope.flow.function)
+        if cls is None:
+            return None
+        held = None
+        for value, value_scope in init_values(model, cls, attr):
+            held = module_held_by(model, value, value_scope, depth + 1) or held
+        return held
+    if isinstance(expr, cst.Name):
+        bindings, found_scope = lookup(model, expr.value, scope)
+        for binding in bindings:
+            if binding.kind == "assign" and binding.value is not None:
+                held = module_held_by(model, binding.value, found_scope.at(binding), depth + 1)
+                if held is not None:
+                    return held
+    return None
+
+
+def resolve_callee(model: SemanticModel, call: cst.Call, scope: Scope | None) -> Callee:
+    """What ``call`` runs, as far as this file tells."""
+    func = call.func
+    if isinstance(func, cst.Call):
+        return module_held_by(model, func, scope) or UNKNOWN
+    if scope is not None:
+        attr = self_attribute(func)
+        if attr is not None:
+            cls = owner_class(model, scope.flow.function)
+            if cls is not None:
+                method = find_method(model, cls, attr)
+                if method is not None:
+                    return Callee("method", function=method, cls=cls)
+                return module_held_by(model, func, scope) or UNKNOWN
+            return UNKNOWN
+        if isinstance(func, cst.Name):
+            bindings, found_scope = lookup(model, func.value, scope)
+            for binding in bindings:
+                if binding.kind == "def":
+                    node = binding.statement
+                    if isinstance(node, cst.FunctionDef):
+                        return Callee("function", function=node)
+                    if isinstance(node, cst.ClassDef):
+                        return Callee("constructor", cls=node)
+                if binding.kind == "assign" and binding.value is not None:
+                    held = module_held_by(model, binding.value, found_scope.at(binding))
+                    if held is not None:
+                        return held
+            if bindings and not any(b.kind == "import" for b in bindings):
+                return UNKNOWN
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        cls = model.classes.get(func.value.value)
+        if cls is not None:
+            method = find_method(model, cls, func.attr.value)
+            if method is not None:
+                return Callee("method", function=method, cls=cls)
+    qualified = model.qualified_name(func)
+    if qualified is not None:
+        if is_module_class_name(qualified):
+            return Callee("torch_module_class", qualified=qualified)
+        return Callee("torch" if qualified.startswith("torch") else "external", qualified=qualified)
+    if isinstance(func, cst.Name) and func.value in model.functions:
+        return Callee("function", function=model.functions[func.value])
+    if isinstance(func, cst.Name) and func.value in model.classes:
+        return Callee("constructor", cls=model.classes[func.value])
+    return UNKNOWN
+
+
+def callee_function(model: SemanticModel, callee: Callee) -> cst.FunctionDef | None:
+    """The function of this file that runs for ``callee`` (a module's ``forward``)."""
+    if callee.kind in ("function", "method"):
+        return callee.function
+    if callee.kind == "module" and callee.cls is not None:
+        return find_method(model, callee.cls, "forward") or find_method(
+            model, callee.cls, "__call__"
+        )
+    return None
+
+
+def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
+    """Every call in the file with the scope it is evaluated in (built once per file)."""
+    found = model.cache.get("callgraph.call_sites")
+    if found is not None:
+        return found
+    found = []
+    module_flow = flow_of(model, None)
+    stack: list[tuple] = [(model.module, module_flow, None)]
+    while stack:
+        node, flow, statement = stack.pop()
+        if isinstance(node, _STATEMENT_TYPES) and statement is not node:
+            if isinstance(node, cst.FunctionDef):
+                inner = flow_of(model, node)
+                for child in iter_children(node):
+                    if child is node.body:
+                        stack.extend((c, inner, None) for c in _block(child))
+                    else:
+                        stack.append((child, flow, node))
+                continue
+            statement = node
+        if isinstance(node, cst.Call):
+            found.append((node, flow.scope_at(statement)))
+        stack.extend((child, flow, statement) for child in iter_children(node))
+    model.cache["callgraph.call_sites"] = found
+    return found
+
+
+def _block(body: cst.BaseSuite):
+    if isinstance(body, cst.IndentedBlock):
+        return list(body.body)
+    return list(iter_children(body))
+
+
+def callers(model: SemanticModel, fn: cst.FunctionDef) -> list[tuple[cst.Call, Scope]]:
+    """Calls in this file that run ``fn`` (directly, as a method, or as a module's forward)."""
+    table = model.cache.get("callgraph.callers")
+    if table is None:
+        table = {}
+        for call, scope in call_sites(model):
+            target = callee_function(model, resolve_callee(model, call, scope))
+            if target is not None:
+                table.setdefault(target, []).append((call, scope))
+        model.cache["callgraph.callers"] = table
+    return table.get(fn, [])
+
+
+def argument_for(call: cst.Call, fn: cst.FunctionDef, param_name: str) -> cst.BaseExpression | None:
+    """The argument expression that ``call`` passes to parameter ``param_name`` of ``fn``.
+
+    A ``self`` first parameter is not passed explicitly (method or module
+    call).  Unpacked ``*args``/``**kwargs`` arguments give no answer.
+    """
+    positional = [*fn.params.posonly_params, *fn.params.params]
+    if positional and positional[0].name.value in ("self", "cls"):
+        positional = positional[1:]
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == param_name:
+            return arg.value
+    names = [param.name.value for param in positional]
+    if param_name not in names:
+        return None
+    position = names.index(param_name)
+    for index, arg in enumerate(call.args):
+        if arg.keyword is not None:
+            break
+        if arg.star:
+            return None
+        if index == position:
+            return arg.value
+    return None

@@ -1,0 +1,210 @@
+"""Is this code differentiated by training?
+
+Differentiable code is the ``forward`` of a module, a loss function (see
+:mod:`torchlint.semantics.losses`), and the functions and methods of the
+same file that they call.  Not differentiable: training loops and steps,
+validation, checkpointing, ``@torch.no_grad()`` functions and ``with
+torch.no_grad():`` blocks, custom ``autograd.Function`` classes (their
+backward is written by hand) and metrics.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Union
+
+import libcst as cst
+
+from torchlint.semantics.callgraph import call_sites, callee_function, owner_class, resolve_callee
+from torchlint.semantics.confidence import Confidence
+from torchlint.semantics.losses import is_loss_function, name_words
+
+if TYPE_CHECKING:
+    from torchlint.context import FileContext
+    from torchlint.semantics.model import SemanticModel
+
+    ModelLike = Union[FileContext, SemanticModel]
+
+_NO_GRAD = frozenset({"no_grad", "inference_mode"})
+# Functions that drive training or evaluation rather than compute the model.
+_DRIVER_WORDS = frozenset(
+    {
+        "train",
+        "training",
+        "fit",
+        "step",
+        "validate",
+        "validation",
+        "val",
+        "eval",
+        "evaluate",
+        "evaluation",
+        "test",
+        "predict",
+        "inference",
+        "infer",
+        "generate",
+        "sample",
+        "checkpoint",
+        "epoch",
+        "main",
+        "run",
+        "log",
+        "callback",
+        "metric",
+        "metrics",
+        "update",
+        "compute",
+        "init",
+        "setup",
+        "benchmark",
+        "export",
+        "load",
+        "save",
+    }
+)
+_NOT_DIFFERENTIABLE_BASES = re.compile(r"(^|\.)(Function|Metric|InplaceFunction)$")
+
+
+def _model(source: ModelLike) -> SemanticModel:
+    return getattr(source, "semantics", source)
+
+
+def _decorated_no_grad(model: SemanticModel, fn: cst.FunctionDef) -> bool:
+    for decorator in fn.decorators:
+        target = decorator.decorator
+        if isinstance(target, cst.Call):
+            target = target.func
+        qualified = model.qualified_name(target) or ""
+        if qualified.rsplit(".", 1)[-1] in _NO_GRAD:
+            return True
+    return False
+
+
+def _excluded_class(model: SemanticModel, cls: cst.ClassDef | None) -> bool:
+    if cls is None:
+        return False
+    return any(_NOT_DIFFERENTIABLE_BASES.search(base) for base in model.base_names(cls))
+
+
+def is_driver_name(name: str) -> bool:
+    """Names of training loops, steps, evaluation and checkpoint code."""
+    if name.startswith("__") and name.endswith("__") and name != "__call__":
+        return True
+    return any(word in _DRIVER_WORDS for word in name_words(name))
+
+
+def differentiable_root(source: ModelLike, fn: cst.FunctionDef) -> Confidence:
+    """Confidence that ``fn`` itself is differentiated: a ``forward`` or a loss."""
+    model = _model(source)
+    key = ("differentiable_root", fn)
+    cached = model.cache.get(key)
+    if cached is not None:
+        return cached
+    result = Confidence.NONE
+    cls = owner_class(model, fn)
+    if _decorated_no_grad(model, fn) or _excluded_class(model, cls):
+        result = Confidence.NONE
+    elif fn.name.value == "forward" and cls is not None:
+        result = Confidence.HIGH
+    else:
+        result = is_loss_function(model, fn)
+        if result < Confidence.HIGH and is_driver_name(fn.name.value):
+            # A training step returns the loss it differentiates; it is a driver all the same.
+            result = Confidence.NONE
+    model.cache[key] = result
+    return result
+
+
+def differentiable_functions(source: ModelLike) -> dict:
+    """Every function of the file that is differentiated, with a confidence.
+
+    Roots (``forward``, losses) and, at MEDIUM, the functions and methods of
+    this file they call, transitively; training drivers, ``no_grad``
+    functions and custom autograd functions are not entered.
+    """
+    model = _model(source)
+    found = model.cache.get("differentiable_functions")
+    if found is not None:
+        return found
+    callees: dict = {}
+    for call, scope in call_sites(model):
+        caller = scope.flow.function
+        if caller is None:
+            continue
+        target = callee_function(model, resolve_callee(model, call, scope))
+        if target is not None and target is not caller:
+            callees.setdefault(caller, set()).add(target)
+    found = {}
+    pending = []
+    for caller in callees:
+        root = differentiable_root(model, caller)
+        if root:
+            found[caller] = root
+            pending.append(caller)
+    for fn in _all_functions(model):
+        if fn not in found:
+            root = differentiable_root(model, fn)
+            if root:
+                found[fn] = root
+    while pending:
+        caller = pending.pop()
+        for target in callees.get(caller, ()):
+            if target in found:
+                continue
+            if (
+                _decorated_no_grad(model, target)
+                or is_driver_name(target.name.value)
+                or _excluded_class(model, owner_class(model, target))
+            ):
+                continue
+            found[target] = Confidence.MEDIUM
+            pending.append(target)
+    model.cache["differentiable_functions"] = found
+    return found
+
+
+def _all_functions(model: SemanticModel):
+    yield from model.functions.values()
+    for cls in model.classes.values():
+        yield from model.methods(cls).values()
+
+
+def inside_no_grad_block(model: SemanticModel, node: cst.CSTNode) -> bool:
+    """Whether ``node`` sits in a ``with torch.no_grad():`` (or ``inference_mode``) block."""
+    for ancestor in model.context.ancestors(node):
+        if isinstance(ancestor, cst.FunctionDef):
+            return False
+        if isinstance(ancestor, cst.With):
+            for item in ancestor.items:
+                target = item.item
+                if isinstance(target, cst.Call):
+                    target = target.func
+                qualified = model.qualified_name(target) or ""
+                if qualified.rsplit(".", 1)[-1] in _NO_GRAD:
+                    return True
+    return False
+
+
+def is_differentiable_context(source: ModelLike, node: cst.CSTNode) -> Confidence:
+    """Confidence that ``node`` (reached by the walk) runs under autograd in training.
+
+    HIGH in a ``forward`` or a loss named as such, MEDIUM in code they call
+    (or a function nested in them), NONE elsewhere and in ``no_grad`` blocks.
+    """
+    model = _model(source)
+    if inside_no_grad_block(model, node):
+        return Confidence.NONE
+    functions = [a for a in model.context.ancestors(node) if isinstance(a, cst.FunctionDef)]
+    if not functions:
+        return Confidence.NONE
+    innermost = functions[0]
+    root = differentiable_root(model, innermost)
+    if root:
+        return root
+    for outer in functions[1:]:
+        if differentiable_root(model, outer) or outer in differentiable_functions(model):
+            return Confidence.MEDIUM
+    if is_driver_name(innermost.name.value):
+        return Confidence.NONE
+    return differentiable_functions(model).get(innermost, Confidence.NONE)

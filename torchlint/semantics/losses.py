@@ -1,0 +1,223 @@
+"""Which functions of a file compute a training loss.
+
+Three kinds of evidence: the name (``dice_loss``, ``compute_loss``,
+``criterion``; not ``plot_loss`` or ``loss_scale``), the ``forward`` of a
+class named like a loss (``FocalLoss``) or derived from ``_Loss``, and a
+function whose result reaches ``.backward()`` in the same file
+(``loss = self.objective(out, y); loss.backward()``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Union
+
+import libcst as cst
+
+from torchlint.semantics.callgraph import (
+    call_sites,
+    callee_function,
+    owner_class,
+    resolve_callee,
+)
+from torchlint.semantics.confidence import Confidence
+from torchlint.semantics.values import flow_of, lookup
+
+if TYPE_CHECKING:
+    from torchlint.context import FileContext
+    from torchlint.semantics.model import SemanticModel
+
+    ModelLike = Union[FileContext, SemanticModel]
+
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_LOSS_WORDS = frozenset({"loss", "losses", "criterion", "criterions", "objective"})
+# Functions that handle a loss value without computing one.
+_NOT_A_LOSS_WORDS = frozenset(
+    {
+        "plot",
+        "print",
+        "save",
+        "load",
+        "record",
+        "track",
+        "show",
+        "display",
+        "visualize",
+        "reset",
+        "summary",
+        "summarize",
+        "report",
+        "scale",
+        "scaler",
+        "history",
+        "reduce",
+        "gather",
+        "sync",
+        "log",
+        "logging",
+        "meter",
+        "test",
+        "is",
+        "has",
+    }
+)
+_BACKWARD_FUNCTIONS = frozenset({"backward", "manual_backward"})
+_MAX_DEPTH = 8
+_FRAMEWORK_WORDS = frozenset(
+    {"accelerator", "fabric", "engine", "trainer", "strategy", "precision", "deepspeed", "self"}
+)
+
+
+def name_words(name: str) -> list[str]:
+    """Lower-case words of an identifier: ``FocalLoss`` -> ``focal``, ``loss``."""
+    return [word.lower() for word in _WORDS.findall(name)]
+
+
+def is_loss_name(name: str) -> bool:
+    """Whether an identifier names a loss (``dice_loss``, ``criterion``, ``FocalLoss``)."""
+    words = name_words(name)
+    if not any(word in _LOSS_WORDS for word in words):
+        return False
+    if words and words[0] == "log" and len(words) == 2:
+        return True  # `log_loss` is the logistic loss
+    return not any(word in _NOT_A_LOSS_WORDS for word in words)
+
+
+def _model(source: ModelLike) -> SemanticModel:
+    return getattr(source, "semantics", source)
+
+
+def _returns_a_value(model: SemanticModel, fn: cst.FunctionDef) -> bool:
+    return any(
+        statement.value is not None
+        and not (isinstance(statement.value, cst.Name) and statement.value.value == "None")
+        for statement, _ in flow_of(model, fn).returns
+    )
+
+
+def _returns_a_tensor(model: SemanticModel, fn: cst.FunctionDef) -> bool:
+    # A weight or schedule multiplied into the loss returns a Python number.
+    from torchlint.semantics.tensors import tensor_confidence
+
+    return any(
+        statement.value is not None
+        and tensor_confidence(model, statement.value, scope) >= Confidence.MEDIUM
+        for statement, scope in flow_of(model, fn).returns
+    )
+
+
+def is_loss_class(model: SemanticModel, cls: cst.ClassDef) -> bool:
+    """A class named like a loss, or derived from ``_Loss`` or a loss class of this file."""
+    if is_loss_name(cls.name.value):
+        return True
+    for base in model.base_names(cls):
+        last = base.rsplit(".", 1)[-1]
+        if last == "_Loss" or last == "_WeightedLoss":
+            return True
+        local = model.classes.get(last)
+        if local is not None and local is not cls and is_loss_name(local.name.value):
+            return True
+    return False
+
+
+def is_loss_function(source: ModelLike, fn: cst.FunctionDef) -> Confidence:
+    """How sure we are that ``fn`` computes a loss that training differentiates.
+
+    HIGH for a function or method named like a loss and for ``forward`` of a
+    loss class; MEDIUM for a function of this file whose result reaches
+    ``.backward()``; NONE otherwise (and for functions that return nothing).
+    """
+    model = _model(source)
+    key = ("is_loss_function", fn)
+    cached = model.cache.get(key)
+    if cached is not None:
+        return cached
+    result = Confidence.NONE
+    if _returns_a_value(model, fn):
+        cls = owner_class(model, fn)
+        if fn.name.value in ("forward", "__call__") and cls is not None:
+            if is_loss_class(model, cls):
+                result = Confidence.HIGH
+        elif is_loss_name(fn.name.value):
+            result = Confidence.HIGH
+        if (
+            result == Confidence.NONE
+            and fn in functions_reaching_backward(model)
+            and _returns_a_tensor(model, fn)
+        ):
+            result = Confidence.MEDIUM
+    model.cache[key] = result
+    return result
+
+
+def functions_reaching_backward(model: SemanticModel) -> frozenset:
+    """Functions of this file whose return value is differentiated by ``.backward()``."""
+    found = model.cache.get("functions_reaching_backward")
+    if found is not None:
+        return found
+    result: set = set()
+    if "backward" in model.context.source:
+        for call, scope in call_sites(model):
+            for value in backward_targets(call):
+                _collect_producers(model, value, scope, result, 0)
+    found = frozenset(result)
+    model.cache["functions_reaching_backward"] = found
+    return found
+
+
+def backward_targets(call: cst.Call) -> list[cst.BaseExpression]:
+    """The values ``call`` differentiates: ``loss`` in ``loss.backward()``,
+    ``scaler.scale(loss).backward()``, ``accelerator.backward(loss)``."""
+    func = call.func
+    if not isinstance(func, cst.Attribute) or func.attr.value not in _BACKWARD_FUNCTIONS:
+        return []
+    receiver = func.value
+    if call.args and not (isinstance(receiver, cst.Name) and receiver.value == "torch"):
+        first = call.args[0]
+        if first.keyword is None and not first.star and func.attr.value == "manual_backward":
+            return [first.value]
+        if first.keyword is None and not first.star and _is_framework_receiver(receiver):
+            return [first.value]
+    if (
+        isinstance(receiver, cst.Call)
+        and isinstance(receiver.func, cst.Attribute)
+        and receiver.func.attr.value == "scale"
+        and receiver.args
+    ):
+        return [receiver.args[0].value]
+    if isinstance(receiver, cst.Name) and receiver.value in ("torch", "autograd"):
+        return [call.args[0].value] if call.args else []
+    return [receiver]
+
+
+def _is_framework_receiver(receiver: cst.BaseExpression) -> bool:
+    """``accelerator``, ``self.fabric``: objects whose ``backward(loss)`` takes the loss."""
+    if isinstance(receiver, cst.Attribute):
+        receiver = receiver.attr
+    if isinstance(receiver, cst.Name):
+        return any(word in _FRAMEWORK_WORDS for word in name_words(receiver.value))
+    return False
+
+
+def _collect_producers(model, value, scope, result: set, depth: int) -> None:
+    if depth > _MAX_DEPTH or value is None:
+        return
+    if isinstance(value, cst.BinaryOperation):
+        _collect_producers(model, value.left, scope, result, depth + 1)
+        _collect_producers(model, value.right, scope, result, depth + 1)
+    elif isinstance(value, cst.Name):
+        bindings, found_scope = lookup(model, value.value, scope)
+        for binding in bindings:
+            if binding.kind in ("assign", "augment") and binding.value is not None:
+                _collect_producers(model, binding.value, found_scope.at(binding), result, depth + 1)
+    elif isinstance(value, cst.Call):
+        fn = callee_function(model, resolve_callee(model, value, scope))
+        if fn is not None:
+            result.add(fn)
+        elif isinstance(value.func, cst.Attribute) and value.func.attr.value in (
+            "mean",
+            "sum",
+        ):
+            _collect_producers(model, value.func.value, scope, result, depth + 1)
+    elif isinstance(value, cst.Subscript):
+        _collect_producers(model, value.value, scope, result, depth + 1)
