@@ -1,0 +1,33 @@
+"""The ``json`` format: ruff's field names, so tools that read ruff read this."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from torchlint.diagnostics import Diagnostic
+
+
+def diagnostic_record(diagnostic: Diagnostic) -> dict[str, Any]:
+    """One diagnostic as a JSON object (``filename`` is absolute, as in ruff)."""
+    d = diagnostic
+    return {
+        "code": d.code,
+        "end_location": {"column": d.end_column, "row": d.end_row},
+        "filename": os.path.abspath(d.path),
+        "fix": None,
+        "location": {"column": d.column, "row": d.row},
+        "message": d.message,
+        "name": d.name,
+        "noqa_row": d.row,
+        "severity": d.severity,
+        "url": d.url,
+    }
+
+
+def render_json(diagnostics: list[Diagnostic], stream: TextIO) -> None:
+    """A pretty-printed array of :func:`diagnostic_record` objects, keys sorted."""
+    records = [diagnostic_record(d) for d in diagnostics]
+    stream.write(json.dumps(records, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,182 @@
+"""The ``sarif`` format: SARIF 2.1.0, for GitHub code scanning and other viewers.
+
+Paths are written relative to the working directory with ``uriBaseId``
+``%SRCROOT%`` (and ``originalUriBaseIds`` saying where that is), so that code
+scanning can match them to the files of the checkout.  Columns count Unicode
+code points, as the engine does (``columnKind: unicodeCodePoints``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any, TextIO
+
+import torchlint
+from torchlint.diagnostics import DOCS_BASE_URL, FILE_ERROR_CODE, INTERNAL_ERROR_CODE
+
+if TYPE_CHECKING:
+    from torchlint.diagnostics import Diagnostic
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+INFORMATION_URI = "https://torchlint.readthedocs.io/"
+SOURCE_ROOT_ID = "%SRCROOT%"
+
+_LEVEL_OF_SEVERITY = {"error": "error", "warning": "warning", "info": "note"}
+
+# Codes that the engine emits itself, described like rules.
+ENGINE_CODES = {
+    FILE_ERROR_CODE: (
+        "file-error",
+        "A file could not be read, decoded or parsed, so it was not checked.",
+        "Fix the path, the file's encoding (UTF-8 or a PEP 263 declaration) or its syntax.",
+    ),
+    INTERNAL_ERROR_CODE: (
+        "internal-error",
+        "A rule crashed on this file; the other rules still checked it.",
+        "Please report this with the file (or a reduced copy) that triggers it.",
+    ),
+}
+
+
+def rule_descriptors() -> list[dict[str, Any]]:
+    """``reportingDescriptor`` objects for every registered rule and engine code."""
+    from torchlint.registry import all_rules
+
+    descriptors = []
+    for rule in all_rules():
+        sections = rule.doc_sections()
+        descriptors.append(
+            _descriptor(
+                code=rule.code,
+                name=rule.name,
+                summary=rule.summary,
+                full=sections.get("What it does") or rule.summary,
+                help_text=rule.fix_hint or rule.summary,
+                help_markdown=rule.documentation() or rule.summary,
+                enabled=rule.default_enabled,
+            )
+        )
+    for code, (name, summary, hint) in ENGINE_CODES.items():
+        descriptors.append(
+            _descriptor(code, name, summary, summary, hint, f"{summary}\n\n{hint}", True)
+        )
+    return descriptors
+
+
+def _descriptor(
+    code: str,
+    name: str,
+    summary: str,
+    full: str,
+    help_text: str,
+    help_markdown: str,
+    enabled: bool,
+) -> dict[str, Any]:
+    return {
+        "id": code,
+        "name": name,
+        "shortDescription": {"text": summary or name},
+        "fullDescription": {"text": full or summary or name},
+        "help": {"text": help_text or name, "markdown": help_markdown or name},
+        "helpUri": f"{DOCS_BASE_URL}/{code}.html",
+        "defaultConfiguration": {"enabled": enabled, "level": "error"},
+    }
+
+
+def artifact_location(path: str) -> dict[str, str]:
+    """Where a file is: relative to ``%SRCROOT%`` when it lies under the working directory."""
+    from urllib.parse import quote
+
+    absolute = os.path.abspath(path)
+    cwd = os.getcwd()
+    relative = os.path.relpath(absolute, cwd) if _is_under(absolute, cwd) else None
+    if relative is not None:
+        return {"uri": quote(relative.replace(os.sep, "/")), "uriBaseId": SOURCE_ROOT_ID}
+    return {"uri": _file_uri(absolute)}
+
+
+def _is_under(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _file_uri(absolute: str) -> str:
+    from urllib.parse import quote
+
+    posix = absolute.replace(os.sep, "/")
+    if not posix.startswith("/"):
+        posix = "/" + posix  # a Windows drive: file:///C:/...
+    return "file://" + quote(posix, safe="/:")
+
+
+def sarif_log(diagnostics: list[Diagnostic]) -> dict[str, Any]:
+    """The whole SARIF log of a run as a JSON-ready dict."""
+    rules = rule_descriptors()
+    index_of = {rule["id"]: index for index, rule in enumerate(rules)}
+    for diagnostic in diagnostics:
+        if diagnostic.code not in index_of:
+            # A diagnostic of a rule outside the registry (a plugin, a test rule).
+            index_of[diagnostic.code] = len(rules)
+            rules.append(
+                _descriptor(
+                    diagnostic.code,
+                    diagnostic.name,
+                    diagnostic.message,
+                    diagnostic.message,
+                    diagnostic.fix_hint or diagnostic.message,
+                    diagnostic.fix_hint or diagnostic.message,
+                    True,
+                )
+            )
+    results = [_result(d, index_of[d.code]) for d in diagnostics]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "torchlint",
+                        "version": torchlint.__version__,
+                        "semanticVersion": torchlint.__version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {
+                    SOURCE_ROOT_ID: {"uri": _file_uri(os.getcwd()).rstrip("/") + "/"}
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+
+
+def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, Any]:
+    d = diagnostic
+    return {
+        "ruleId": d.code,
+        "ruleIndex": rule_index,
+        "level": _LEVEL_OF_SEVERITY.get(d.severity, "error"),
+        "message": {"text": d.message},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": artifact_location(d.path),
+                    "region": {
+                        "startLine": d.row,
+                        "startColumn": d.column,
+                        "endLine": max(d.end_row, d.row),
+                        "endColumn": max(d.end_column, 1),
+                    },
+                }
+            }
+        ],
+    }
+
+
+def render_sarif(diagnostics: list[Diagnostic], stream: TextIO) -> None:
+    """The SARIF log, pretty-printed."""
+    stream.write(json.dumps(sarif_log(diagnostics), indent=2) + "\n")
