@@ -1,0 +1,81 @@
+"""Where the functions and methods of a file are called from, inside the same file.
+
+Found by name through the parent map the walk fills, so ask after the walk
+(in ``leave_Module``).  A method is matched by ``self.<name>(...)`` (sure) or
+``<anything>.<name>(...)`` (less sure); a function by ``<name>(...)``.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.context import FileContext
+
+
+def callee_last(call: cst.Call) -> str | None:
+    """The last name of the callee: ``get_loss`` for ``self.get_loss(x)``."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return None
+
+
+def call_sites(context: FileContext) -> dict[str, list[cst.Call]]:
+    """Every call in the file, keyed by the callee's last name (built once per file)."""
+    cache = context.semantics.cache
+    sites = cache.get("calls.sites")
+    if sites is None:
+        sites = {}
+        for node in context.parents:
+            if isinstance(node, cst.Call):
+                name = callee_last(node)
+                if name is not None:
+                    sites.setdefault(name, []).append(node)
+        cache["calls.sites"] = sites
+    return sites
+
+
+def calls_of(context: FileContext, fn: cst.FunctionDef) -> list[tuple[cst.Call, float]]:
+    """Calls of ``fn`` in this file, each with how sure the match is (0..1)."""
+    owner = context.semantics.class_of_method(fn)
+    found = []
+    for call in call_sites(context).get(fn.name.value, ()):
+        func = call.func
+        if owner is None:
+            if isinstance(func, cst.Name):
+                found.append((call, 0.95))
+            continue
+        if not isinstance(func, cst.Attribute):
+            continue
+        receiver = func.value
+        is_self = isinstance(receiver, cst.Name) and receiver.value in ("self", "cls")
+        is_super = isinstance(receiver, cst.Call) and callee_last(receiver) == "super"
+        found.append((call, 0.9 if is_self or is_super else 0.7))
+    return found
+
+
+def bound_argument(
+    call: cst.Call, fn: cst.FunctionDef, parameter: str
+) -> cst.BaseExpression | None:
+    """The argument expression ``call`` passes for ``fn``'s ``parameter``, if visible."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == parameter:
+            return arg.value
+    positional_params = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
+    if (
+        positional_params
+        and positional_params[0] in ("self", "cls")
+        and isinstance(call.func, cst.Attribute)
+    ):
+        positional_params = positional_params[1:]
+    if parameter not in positional_params:
+        return None
+    index = positional_params.index(parameter)
+    positional = [arg for arg in call.args if arg.keyword is None]
+    if any(arg.star for arg in positional[: index + 1]):
+        return None
+    if index < len(positional):
+        return positional[index].value
+    return None

@@ -1,0 +1,586 @@
+"""Which code runs once per batch: batch loops, per-batch hooks, guards, and calls.
+
+``runs_per_batch(context, node)`` answers whether ``node`` executes once per
+training (or evaluation) batch:
+
+* it sits inside a loop over a data loader or over training steps
+  (``for batch in loader``, ``for i, (x, y) in enumerate(tqdm(train_loader))``,
+  ``for step in range(max_steps)``, ``while step < total_steps``,
+  ``while True: batch = next(it)``); an epoch loop (``for epoch in ...``) is
+  not a batch loop, and code in the epoch loop but after the batch loop runs
+  once per epoch;
+* or inside a per-batch hook (Lightning ``training_step``,
+  ``on_train_batch_end``, ``on_before_optimizer_step``, HF ``compute_loss`` in
+  a ``Trainer`` subclass, ...);
+* or inside a function or method of the same file that is called from such a
+  place, followed through up to four calls (``self.get_loss(...)`` from the
+  batch loop of ``train_epoch``).
+
+A body guarded to run once (``if not self._unfrozen: ...; self._unfrozen =
+True``, ``if step == warmup_steps``, ``if batch_idx == len(loader) - 1``) or
+every N steps (``if step % 1000 == 0``) is not per batch.  ``if epoch == 30``
+inside the batch loop *is* per batch: it holds for every batch of epoch 30.
+A gradient-accumulation gate (``if (i + 1) % accum_steps == 0``) still runs
+once per optimizer step, which for learning-rate purposes is per batch.
+
+The analysis is syntactic and reads names, so every answer carries a
+confidence: about 0.9 for a loop over a name like ``train_loader`` or a
+``DataLoader``, lower for a loop recognised only by its target
+(``for step, batch in enumerate(stream)``), and lower again for each call
+followed by method name alone.  Call after the walk (in ``leave_Module``):
+call sites are found through the parent map the walk fills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from torchlint.context import FileContext
+from torchlint.semantics.calls import callee_last, calls_of
+from torchlint.semantics.model import iter_assignments
+from torchlint.semantics.names import dotted_name
+from torchlint.semantics.words import expression_words, identifier_words, is_epoch_word
+
+MAX_CALL_DEPTH = 4
+
+# Hooks that frameworks call once per batch (or per optimizer step).
+_PER_BATCH_HOOKS = frozenset(
+    {
+        "training_step",
+        "training_step_end",
+        "validation_step",
+        "test_step",
+        "on_train_batch_start",
+        "on_train_batch_end",
+        "on_validation_batch_end",
+        "on_before_backward",
+        "on_after_backward",
+        "on_before_optimizer_step",
+        "on_before_zero_grad",
+        "train_step",
+    }
+)
+# Generic names that are per-batch hooks only in a framework subclass.
+_FRAMEWORK_PER_BATCH_HOOKS = frozenset(
+    {
+        "optimizer_step",
+        "backward",
+        "compute_loss",
+        "on_step_begin",
+        "on_step_end",
+        "on_batch_begin",
+        "on_batch_end",
+        "on_batch_start",
+        "on_train_batch_begin",
+    }
+)
+_FRAMEWORK_BASE_WORDS = frozenset({"lightning", "trainer", "callback", "module"})
+
+_WRAPPER_CALLS = frozenset(
+    {
+        "enumerate",
+        "tqdm",
+        "zip",
+        "iter",
+        "islice",
+        "cycle",
+        "chain",
+        "track",
+        "progress_bar",
+        "progressbar",
+        "auto",
+        "notebook",
+        "sorted",
+        "list",
+        "skip_first_batches",
+    }
+)
+_RANGE_CALLS = frozenset({"range", "trange", "xrange"})
+
+_STEP_WORDS = frozenset(
+    {
+        "step",
+        "steps",
+        "iter",
+        "iters",
+        "iteration",
+        "iterations",
+        "itr",
+        "it",
+        "niter",
+        "niters",
+        "updates",
+        "update",
+        "batches",
+        "nbatches",
+    }
+)
+_BATCH_TARGET_WORDS = frozenset(
+    {"batch", "step", "iteration", "it", "itr", "iter", "minibatch", "mb", "batches"}
+)
+_DATA_TARGET_WORDS = frozenset(
+    {
+        "inputs",
+        "input",
+        "targets",
+        "target",
+        "images",
+        "image",
+        "imgs",
+        "img",
+        "labels",
+        "label",
+        "x",
+        "y",
+        "data",
+        "sample",
+        "samples",
+        "gt",
+        "src",
+        "tgt",
+        "low",
+        "high",
+        "lq",
+        "hq",
+        "feats",
+        "features",
+    }
+)
+_DATASET_WORDS = frozenset({"dataset", "data", "trainset", "ds", "train", "stream"})
+# Variables compared with `==` that make a once-guard; epochs and stages are excluded.
+_COUNTER_WORDS = _STEP_WORDS | frozenset(
+    {"i", "j", "idx", "index", "batch", "count", "counter", "global", "num", "n", "tick"}
+)
+_ACCUMULATION_WORDS = frozenset({"accum", "accumulation", "accumulate", "accumulated", "acc"})
+_ONCE_FLAG_WORDS = frozenset({"last", "first", "final"})
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """Whether a node runs once per batch, how sure that is, and why.
+
+    ``where`` describes the per-batch place (``the loop over `train_loader```,
+    ``Lightning's `training_step```); ``via`` lists the functions on the call
+    path from there to the node, outermost first; ``guard`` names the guard
+    that made a body run once or every N steps.
+    """
+
+    per_batch: bool
+    confidence: float
+    where: str = ""
+    via: tuple[str, ...] = ()
+    guard: str = ""
+
+    def describe(self) -> str:
+        """``in `get_loss()`, called from the loop over `self.loader``` and the like."""
+        if not self.per_batch:
+            return self.guard
+        if not self.via:
+            return f"inside {self.where}"
+        chain = ", called from ".join(f"`{name}()`" for name in reversed(self.via))
+        return f"in {chain}, called from {self.where}"
+
+
+NOT_PER_BATCH = BatchAnswer(False, 1.0)
+
+
+@dataclass(frozen=True)
+class LoopKind:
+    """What a loop iterates: ``"batch"`` or ``"epoch"``, with confidence and a description."""
+
+    kind: str
+    confidence: float
+    description: str
+    targets: frozenset[str]
+
+
+def runs_per_batch(context: FileContext, node: cst.CSTNode) -> BatchAnswer:
+    """Whether ``node`` runs once per batch; see the module docstring for the rules."""
+    return _node_answer(context, node, 0, frozenset())
+
+
+def classify_loop(context: FileContext, loop: cst.For | cst.While) -> LoopKind | None:
+    """Whether ``loop`` is a batch loop, an epoch loop, or neither (None)."""
+    cache = context.semantics.cache
+    key = ("loops.kind", loop)
+    if key in cache:
+        return cache[key]
+    if isinstance(loop, cst.For):
+        kind = _classify_for(context, loop)
+    else:
+        kind = _classify_while(context, loop)
+    cache[key] = kind
+    return kind
+
+
+# -- loops ------------------------------------------------------------------
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    names = []
+    stack = [target]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            names.append(node.value)
+        elif isinstance(node, (cst.Tuple, cst.List)):
+            stack.extend(el.value for el in node.elements)
+        elif isinstance(node, cst.Attribute):
+            names.append(node.attr.value)
+        elif isinstance(node, cst.StarredElement):
+            stack.append(node.value)
+    return names
+
+
+def _unwrap_iterable(expr: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The iterables inside ``enumerate(tqdm(loader))``, ``zip(a, b)`` and the like."""
+    result = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Call):
+            last = callee_last(node)
+            if last in _WRAPPER_CALLS:
+                positional = [
+                    arg.value for arg in node.args if arg.keyword is None and not arg.star
+                ]
+                if last == "zip":
+                    stack.extend(positional)
+                elif positional:
+                    stack.append(positional[0])
+                continue
+        result.append(node)
+    return result
+
+
+def _is_loader_word(word: str) -> bool:
+    return "loader" in word or word in ("dl", "batches", "minibatches", "prefetcher", "batcher")
+
+
+def _iterable_kind(context: FileContext, expr: cst.BaseExpression, scope, hops: int = 1):
+    """("batch"|"epoch"|"range-batch"|"dataset", confidence) for one iterable, or None."""
+    if isinstance(expr, cst.Call):
+        last = callee_last(expr)
+        if last in _RANGE_CALLS:
+            words = set()
+            for arg in expr.args:
+                if arg.keyword is None:
+                    words |= expression_words(arg.value)
+            if any(is_epoch_word(w) for w in words):
+                return "epoch", 0.9
+            if words & _STEP_WORDS or any(_is_loader_word(w) for w in words):
+                return "batch", 0.85
+            return None
+        if last == "DataLoader":
+            return "batch", 0.95
+    words = expression_words(expr)
+    if any(is_epoch_word(w) for w in words):
+        return "epoch", 0.8
+    if any(_is_loader_word(w) for w in words):
+        return "batch", 0.9
+    if words & {"iter", "iterator"} and words & {"data", "train", "batch", "loader"}:
+        return "batch", 0.8
+    if hops > 0 and isinstance(expr, cst.Name) and scope is not None:
+        for target, value in iter_assignments(scope):
+            if isinstance(target, cst.Name) and target.value == expr.value:
+                for inner in _unwrap_iterable(value):
+                    found = _iterable_kind(context, inner, scope, hops - 1)
+                    if found is not None:
+                        return found
+    if words & _DATASET_WORDS:
+        return "dataset", 0.6
+    return None
+
+
+def _classify_for(context: FileContext, loop: cst.For) -> LoopKind | None:
+    target_names = _target_names(loop.target)
+    target_words = {w for name in target_names for w in identifier_words(name)}
+    targets = frozenset(target_names)
+    if any(is_epoch_word(w) for w in target_words):
+        return LoopKind("epoch", 0.9, "", targets)
+    scope = context.semantics.enclosing_function(loop)
+    iterables = _unwrap_iterable(loop.iter)
+    describe = _code(context, iterables[0] if len(iterables) == 1 else loop.iter)
+    kinds = [_iterable_kind(context, it, scope) for it in iterables]
+    kinds = [k for k in kinds if k is not None]
+    for kind, confidence in kinds:
+        if kind == "epoch":
+            return LoopKind("epoch", confidence, "", targets)
+    for kind, confidence in kinds:
+        if kind == "batch":
+            return LoopKind("batch", confidence, f"the loop over `{describe}`", targets)
+    if target_words & _BATCH_TARGET_WORDS:
+        return LoopKind("batch", 0.7, f"the loop over `{describe}`", targets)
+    if kinds and target_words & _DATA_TARGET_WORDS and len(target_names) > 1:
+        return LoopKind("batch", 0.6, f"the loop over `{describe}`", targets)
+    return None
+
+
+def _classify_while(context: FileContext, loop: cst.While) -> LoopKind | None:
+    words = expression_words(loop.test)
+    if any(is_epoch_word(w) for w in words):
+        return LoopKind("epoch", 0.8, "", frozenset())
+    if words & _STEP_WORDS:
+        return LoopKind("batch", 0.8, f"`while {_code(context, loop.test)}`", frozenset())
+    if _calls_next(loop.body):
+        return LoopKind("batch", 0.65, "the loop drawing batches with `next()`", frozenset())
+    return None
+
+
+def _calls_next(body: cst.CSTNode, limit: int = 400) -> bool:
+    from torchlint.walk import iter_children
+
+    stack = [body]
+    seen = 0
+    while stack and seen < limit:
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.For, cst.While)):
+            continue
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Name)
+            and node.func.value == "next"
+        ):
+            return True
+        stack.extend(iter_children(node))
+    return False
+
+
+# -- guards -----------------------------------------------------------------
+
+
+def _guard(
+    context: FileContext,
+    if_node: cst.If,
+    counters: frozenset[str],
+    epoch_vars: frozenset[str],
+) -> str | None:
+    """``"once"``, ``"every-n"``, ``"per-epoch"``, ``"accumulation"`` or None."""
+    kind = _test_guard(if_node.test, counters, epoch_vars)
+    if kind is None and _disarms_itself(if_node):
+        return "once"
+    return kind
+
+
+def _test_guard(test: cst.BaseExpression, counters, epoch_vars) -> str | None:
+    if isinstance(test, cst.BooleanOperation):
+        left = _test_guard(test.left, counters, epoch_vars)
+        right = _test_guard(test.right, counters, epoch_vars)
+        if isinstance(test.operator, cst.And):
+            kinds = [k for k in (left, right) if k is not None]
+            strong = [k for k in kinds if k != "accumulation"]
+            return (strong or kinds or [None])[0]
+        if left is not None and right is not None:
+            return left if left != "accumulation" else right
+        return None
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        modulo = _find_modulo(test.expression)
+        if modulo is not None:
+            return _modulo_kind(modulo)
+        return None
+    if isinstance(test, cst.Comparison):
+        sides = [test.left] + [c.comparator for c in test.comparisons]
+        ops = [c.operator for c in test.comparisons]
+        if not all(isinstance(op, (cst.Equal, cst.Is, cst.In)) for op in ops):
+            return None
+        for side in sides:
+            modulo = _find_modulo(side)
+            if modulo is not None:
+                return _modulo_kind(modulo)
+        for side in sides:
+            if _is_counter(side, counters, epoch_vars):
+                return "once"
+        return None
+    words = expression_words(test)
+    if words & _ONCE_FLAG_WORDS and words & {"batch", "step", "iter", "iteration"}:
+        return "once"
+    return None
+
+
+def _find_modulo(expr: cst.BaseExpression) -> cst.BinaryOperation | None:
+    while isinstance(expr, cst.BinaryOperation):
+        if isinstance(expr.operator, cst.Modulo):
+            return expr
+        expr = expr.left
+    return None
+
+
+def _modulo_kind(modulo: cst.BinaryOperation) -> str:
+    divisor_words = expression_words(modulo.right)
+    if divisor_words & _ACCUMULATION_WORDS:
+        return "accumulation"
+    if (
+        any(is_epoch_word(w) for w in divisor_words)
+        or "len" in divisor_words
+        or divisor_words & {"batches", "nbatches"}
+    ):
+        return "per-epoch"
+    return "every-n"
+
+
+def _is_counter(side: cst.BaseExpression, counters, epoch_vars) -> bool:
+    names = _plain_names(side)
+    if not names:
+        return False
+    words = {w for name in names for w in identifier_words(name)}
+    if names & epoch_vars or any(is_epoch_word(w) for w in words):
+        return False
+    if words & {"stage", "phase", "mode", "name", "state", "status", "type", "kind"}:
+        return False
+    return bool(names & counters or words & _COUNTER_WORDS)
+
+
+def _plain_names(expr: cst.BaseExpression) -> set[str]:
+    """Dotted names read in an arithmetic expression (``i + 1`` -> ``i``)."""
+    found = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            name = dotted_name(node)
+            if name is not None:
+                found.add(name.rsplit(".", 1)[-1])
+        elif isinstance(node, cst.BinaryOperation):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, cst.UnaryOperation):
+            stack.append(node.expression)
+    return found
+
+
+def _disarms_itself(if_node: cst.If) -> bool:
+    """The body assigns something the test reads: a flag or a reset counter (a latch)."""
+    tested = {dotted_name(n) for n in _names_and_attributes(if_node.test)} - {None}
+    if not tested:
+        return False
+    stack: list[cst.CSTNode] = [if_node.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.SimpleStatementLine):
+            for small in node.body:
+                targets = []
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+                    targets = [small.target]
+                for target in targets:
+                    if dotted_name(target) in tested:
+                        return True
+        elif isinstance(node, cst.IndentedBlock):
+            stack.extend(node.body)
+        elif isinstance(node, (cst.If, cst.For, cst.While, cst.With, cst.Try)):
+            stack.append(node.body)
+    return False
+
+
+def _names_and_attributes(expr: cst.BaseExpression):
+    from torchlint.walk import iter_children
+
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            yield node
+            if isinstance(node, cst.Attribute):
+                continue
+        stack.extend(iter_children(node))
+
+
+# -- walking up ---------------------------------------------------------------
+
+
+def _node_answer(context: FileContext, node: cst.CSTNode, depth: int, visiting) -> BatchAnswer:
+    chain: list[cst.CSTNode] = []
+    for ancestor in context.ancestors(node):
+        chain.append(ancestor)
+        if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef)):
+            break
+    loops = {
+        id(anc): classify_loop(context, anc)
+        for anc in chain
+        if isinstance(anc, (cst.For, cst.While))
+    }
+    counters = frozenset(
+        name for kind in loops.values() if kind and kind.kind == "batch" for name in kind.targets
+    )
+    epoch_vars = frozenset(
+        name for kind in loops.values() if kind and kind.kind == "epoch" for name in kind.targets
+    )
+    guard = ""
+    accumulation = False
+    child = node
+    for ancestor in chain:
+        if isinstance(ancestor, cst.If) and child is ancestor.body and not guard:
+            kind = _guard(context, ancestor, counters, epoch_vars)
+            if kind == "accumulation":
+                accumulation = True
+            elif kind is not None:
+                guard = f"guarded by `if {_code(context, ancestor.test)}` ({kind})"
+        elif isinstance(ancestor, (cst.For, cst.While)) and child is ancestor.body:
+            loop = loops.get(id(ancestor))
+            if loop is not None and loop.kind == "batch":
+                if guard:
+                    return BatchAnswer(False, loop.confidence, loop.description, guard=guard)
+                confidence = loop.confidence * (0.95 if accumulation else 1.0)
+                return BatchAnswer(True, confidence, loop.description)
+        elif isinstance(ancestor, cst.FunctionDef):
+            if guard:
+                return BatchAnswer(False, 0.8, guard=guard)
+            return _function_answer(context, ancestor, depth, visiting)
+        elif isinstance(ancestor, cst.ClassDef):
+            return NOT_PER_BATCH
+        child = ancestor
+    return NOT_PER_BATCH
+
+
+def _function_answer(
+    context: FileContext, fn: cst.FunctionDef, depth: int, visiting
+) -> BatchAnswer:
+    cache = context.semantics.cache
+    key = ("loops.function", fn)
+    if key in cache:
+        return cache[key]
+    answer = _hook_answer(context, fn)
+    if answer is None:
+        answer = NOT_PER_BATCH
+        if depth < MAX_CALL_DEPTH and fn not in visiting:
+            answer = _callers_answer(context, fn, depth, visiting | {fn})
+    # Answers cut short by recursion or depth are not final; cache only the rest.
+    if depth == 0 or answer.per_batch:
+        cache[key] = answer
+    return answer
+
+
+def _hook_answer(context: FileContext, fn: cst.FunctionDef) -> BatchAnswer | None:
+    name = fn.name.value
+    if name not in _PER_BATCH_HOOKS and name not in _FRAMEWORK_PER_BATCH_HOOKS:
+        return None
+    cls = context.semantics.class_of_method(fn)
+    if cls is None:
+        return None
+    if name in _FRAMEWORK_PER_BATCH_HOOKS:
+        base_words = {
+            w for base in context.semantics.base_names(cls) for w in identifier_words(base)
+        }
+        if not base_words & _FRAMEWORK_BASE_WORDS:
+            return None
+    return BatchAnswer(True, 0.9, f"`{name}`, which the framework calls once per batch")
+
+
+def _callers_answer(context: FileContext, fn: cst.FunctionDef, depth: int, visiting) -> BatchAnswer:
+    name = fn.name.value
+    best = NOT_PER_BATCH
+    for call, weight in calls_of(context, fn):
+        caller = _node_answer(context, call, depth + 1, visiting)
+        if caller.per_batch:
+            confidence = caller.confidence * weight
+            if confidence > best.confidence or not best.per_batch:
+                best = BatchAnswer(True, confidence, caller.where, (*caller.via, name))
+    return best
+
+
+def _code(context: FileContext, node: cst.CSTNode) -> str:
+    text = context.module.code_for_node(node).strip()
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,92 @@
+"""Identifiers and expressions as domain words: ``trainLoader_2`` -> ``train``, ``loader``.
+
+Training code says what a value is in its names (``train_loader``,
+``num_epochs``, ``w_reconstruction``); the loop, scheduler and ramp analyses
+read those words instead of guessing from raw substrings, so ``ce`` matches
+``ce_loss`` but not ``trace``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from torchlint.walk import iter_children
+
+_SPLIT = re.compile(r"[^0-9A-Za-z]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def identifier_words(name: str) -> tuple[str, ...]:
+    """Lower-case words of an identifier or key.
+
+    ``w_reconstruction`` -> ``w``, ``reconstruction``; ``CrossEntropyLoss`` ->
+    ``cross``, ``entropy``, ``loss``.
+    """
+    words = []
+    for chunk in _SPLIT.split(name):
+        if chunk:
+            words.extend(part.lower() for part in _CAMEL.split(chunk) if part)
+    return tuple(words)
+
+
+def expression_names(expr: cst.CSTNode, limit: int = 200) -> list[str]:
+    """Names, attribute names and string keys mentioned in ``expr`` (depth-first).
+
+    ``len(self.train_loader) * 30`` -> ``len``, ``self``, ``train_loader``.
+    Stops after ``limit`` nodes so a huge expression costs a bounded amount.
+    """
+    names: list[str] = []
+    stack: list[cst.CSTNode] = [expr]
+    seen = 0
+    while stack and seen < limit:
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, cst.Name):
+            names.append(node.value)
+            continue
+        if isinstance(node, cst.Attribute):
+            names.append(node.attr.value)
+            stack.append(node.value)
+            continue
+        if isinstance(node, cst.SimpleString):
+            text = _string_value(node)
+            if text is not None:
+                names.append(text)
+            continue
+        stack.extend(reversed(list(iter_children(node))))
+    return names
+
+
+def expression_words(expr: cst.CSTNode) -> set[str]:
+    """All words of all names in ``expr``."""
+    words: set[str] = set()
+    for name in expression_names(expr):
+        words.update(identifier_words(name))
+    return words
+
+
+def _string_value(node: cst.SimpleString) -> str | None:
+    try:
+        value = node.evaluated_value
+    except Exception:  # malformed escapes in odd files
+        return None
+    return value if isinstance(value, str) else None
+
+
+def string_value(node: cst.CSTNode) -> str | None:
+    """The text of a plain string literal, else None."""
+    if isinstance(node, cst.SimpleString):
+        return _string_value(node)
+    return None
+
+
+def is_epoch_word(word: str) -> bool:
+    """``epoch``, ``epochs``, ``nepochs``, ``ep``: a count of passes over the data."""
+    return word.startswith("epoch") or word in ("ep", "nepoch", "nepochs", "epo")
+
+
+def mentions_epochs(expr: cst.CSTNode) -> bool:
+    """Whether some name in ``expr`` speaks of epochs."""
+    return any(is_epoch_word(word) for word in expression_words(expr))
