@@ -6,4 +6,8 @@ subclass, its fixtures in ``tests/fixtures/TLNNN/``, and add the class to ``RULE
 
 from __future__ import annotations
 
-RULES: list = []
+from torchlint.rules.tl001_sigmoid_after_residual import SigmoidAfterResidual
+
+RULES: list = [
+    SigmoidAfterResidual,
+]

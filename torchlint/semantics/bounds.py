@@ -1,0 +1,498 @@
+"""Values known to lie in a small interval: outputs of squashing functions.
+
+``bounds(expr)`` answers with a :class:`Bound` (an interval, where it comes
+from, and a confidence) or None.  Bounded producers are ``sigmoid``,
+``tanh``, ``softmax``, ``hardsigmoid``/``hardtanh``, ``clamp`` with literal
+limits, the modules ``nn.Sigmoid``/``nn.Tanh``/..., an ``nn.Sequential``
+whose last layer is one of those, and any module, method or function of the
+same file whose every return is bounded.  A bound survives reshaping,
+indexing, ``detach``/``to``, interpolation, ``cat``/``stack`` of bounded
+values, scaling and shifting by constants; it is followed through
+assignments (``x += ...`` included), tuple unpacking, ``self.<module>``
+attributes and the arguments a file passes to its own functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+import libcst as cst
+
+from torchlint.semantics.callgraph import (
+    argument_for,
+    callee_function,
+    callers,
+    module_held_by,
+    resolve_callee,
+)
+from torchlint.semantics.confidence import Confidence
+from torchlint.semantics.values import Scope, flow_of, lookup, scope_of
+
+if TYPE_CHECKING:
+    from torchlint.context import FileContext
+    from torchlint.semantics.model import SemanticModel
+
+    ModelLike = Union[FileContext, SemanticModel]
+
+HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
+
+_UNIT = (0.0, 1.0)
+_SYMMETRIC = (-1.0, 1.0)
+# Functions whose output lies in a fixed interval, by qualified name.
+BOUNDED_FUNCTIONS = {
+    "torch.sigmoid": _UNIT,
+    "torch.nn.functional.sigmoid": _UNIT,
+    "torch.special.expit": _UNIT,
+    "torch.nn.functional.hardsigmoid": _UNIT,
+    "torch.softmax": _UNIT,
+    "torch.nn.functional.softmax": _UNIT,
+    "torch.special.softmax": _UNIT,
+    "torch.nn.functional.gumbel_softmax": _UNIT,
+    "torch.tanh": _SYMMETRIC,
+    "torch.nn.functional.tanh": _SYMMETRIC,
+    "torch.nn.functional.hardtanh": _SYMMETRIC,
+    "torch.nn.functional.softsign": _SYMMETRIC,
+}
+BOUNDED_METHODS = {
+    "sigmoid": _UNIT,
+    "sigmoid_": _UNIT,
+    "softmax": _UNIT,
+    "tanh": _SYMMETRIC,
+    "tanh_": _SYMMETRIC,
+}
+BOUNDED_MODULES = {
+    "Sigmoid": _UNIT,
+    "Hardsigmoid": _UNIT,
+    "Softmax": _UNIT,
+    "Softmax2d": _UNIT,
+    "Tanh": _SYMMETRIC,
+    "Hardtanh": _SYMMETRIC,
+    "Softsign": _SYMMETRIC,
+}
+_CLAMPS = frozenset({"clamp", "clamp_", "clip", "clip_"})
+# Operations that keep a bounded value inside its interval.
+_KEEPING_METHODS = frozenset(
+    [
+        "view",
+        "view_as",
+        "reshape",
+        "reshape_as",
+        "flatten",
+        "unflatten",
+        "unsqueeze",
+        "squeeze",
+        "permute",
+        "transpose",
+        "contiguous",
+        "clone",
+        "detach",
+        "float",
+        "half",
+        "double",
+        "bfloat16",
+        "to",
+        "cuda",
+        "cpu",
+        "expand",
+        "expand_as",
+        "repeat",
+        "flip",
+        "roll",
+        "mean",
+        "type_as",
+        "narrow",
+        "select",
+        "index_select",
+        "gather",
+        "masked_select",
+    ]
+)
+_KEEPING_FUNCTIONS = frozenset(
+    {
+        "torch.nn.functional.interpolate",
+        "torch.nn.functional.upsample",
+        "torch.nn.functional.avg_pool1d",
+        "torch.nn.functional.avg_pool2d",
+        "torch.nn.functional.avg_pool3d",
+        "torch.nn.functional.max_pool2d",
+        "torch.nn.functional.adaptive_avg_pool2d",
+        "torch.nn.functional.grid_sample",
+        "torch.flatten",
+        "torch.reshape",
+        "torch.squeeze",
+        "torch.unsqueeze",
+        "torch.mean",
+        "torch.flip",
+    }
+)
+_JOINING_FUNCTIONS = frozenset({"torch.cat", "torch.concat", "torch.concatenate", "torch.stack"})
+_MAX_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Bound:
+    """An interval a value is known to lie in.
+
+    ``origin`` names what bounds it (``torch.sigmoid``, ``nn.Sequential
+    ending in nn.Sigmoid``); ``direct`` is False when the interval comes from
+    multiplying two varying values (an LSTM's ``i * g``), which rules that
+    look for an already-squashed value should not count.
+    """
+
+    low: float
+    high: float
+    origin: str
+    confidence: Confidence
+    direct: bool = True
+
+    @property
+    def in_unit_range(self) -> bool:
+        """Inside [-1, 1] (covers both [0, 1] and [-1, 1])."""
+        return self.low >= -1.0 and self.high <= 1.0
+
+    def weaker(self, confidence: Confidence) -> Bound:
+        """The same bound, with at most ``confidence``."""
+        return Bound(
+            self.low, self.high, self.origin, min(self.confidence, confidence), self.direct
+        )
+
+
+def _model(source: ModelLike) -> SemanticModel:
+    return getattr(source, "semantics", source)
+
+
+def bounds(source: ModelLike, expr: cst.BaseExpression, scope: Scope | None = None) -> Bound | None:
+    """The interval ``expr`` is known to lie in, or None when it is not known to be bounded.
+
+    ``scope`` is where ``expr`` is evaluated; left out, it is found from the
+    walk (so ``expr`` must be a node the walk has reached).
+    """
+    model = _model(source)
+    if scope is None:
+        scope = scope_of(model, expr)
+    if scope is None:
+        return None
+    return _BoundAnalysis(model).bound(expr, scope, 0)
+
+
+def bounded_unit_interval(
+    source: ModelLike,
+    expr: cst.BaseExpression,
+    scope: Scope | None = None,
+    minimum: Confidence = Confidence.MEDIUM,
+) -> Bound | None:
+    """A bound inside [0, 1] or [-1, 1] from a squashing output, with at least ``minimum``."""
+    found = bounds(source, expr, scope)
+    if found is None or not found.in_unit_range or not found.direct:
+        return None
+    return found if found.confidence >= minimum else None
+
+
+def squashing_module(model: SemanticModel, callee) -> tuple[tuple[float, float], str] | None:
+    """Interval and name of a module that ends in a squashing function, if ``callee`` is one."""
+    return _BoundAnalysis(model).module_bound(callee, 0)
+
+
+def _literal(expr: cst.BaseExpression) -> float | None:
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        inner = _literal(expr.expression)
+        return -inner if inner is not None else None
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        try:
+            return float(expr.evaluated_value)
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def _hull(first: Bound | None, second: Bound | None) -> Bound | None:
+    if first is None or second is None:
+        return None
+    return Bound(
+        min(first.low, second.low),
+        max(first.high, second.high),
+        first.origin,
+        min(first.confidence, second.confidence),
+        first.direct and second.direct,
+    )
+
+
+class _BoundAnalysis:
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+        self.memo: dict = model.cache.setdefault("bounds", {})
+
+    def bound(self, expr, scope, depth) -> Bound | None:
+        if expr is None or depth > _MAX_DEPTH:
+            return None
+        key = (expr, scope.order)
+        if key in self.memo:
+            return self.memo[key]
+        self.memo[key] = None  # a value defined in terms of itself is not bounded by it
+        result = self._compute(expr, scope, depth + 1)
+        self.memo[key] = result
+        return result
+
+    def _compute(self, expr, scope, depth) -> Bound | None:
+        if isinstance(expr, cst.Name):
+            return self._name(expr, scope, depth)
+        if isinstance(expr, cst.Call):
+            return self._call(expr, scope, depth)
+        if isinstance(expr, cst.Subscript):
+            return self.bound(expr.value, scope, depth)
+        if isinstance(expr, cst.Attribute) and expr.attr.value in ("T", "mT", "data", "values"):
+            return self.bound(expr.value, scope, depth)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._arithmetic(expr, scope, depth)
+        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+            inner = self.bound(expr.expression, scope, depth)
+            if inner is None:
+                return None
+            return Bound(-inner.high, -inner.low, inner.origin, inner.confidence, inner.direct)
+        if isinstance(expr, cst.IfExp):
+            return _hull(self.bound(expr.body, scope, depth), self.bound(expr.orelse, scope, depth))
+        return None
+
+    def _name(self, expr, scope, depth) -> Bound | None:
+        bindings, found_scope = lookup(self.model, expr.value, scope)
+        if not bindings:
+            return None
+        result = None
+        for index, binding in enumerate(bindings):
+            found = self._binding(binding, found_scope, depth)
+            if found is None:
+                return None
+            result = found if index == 0 else _hull(result, found)
+        return result
+
+    def _binding(self, binding, scope, depth) -> Bound | None:
+        value_scope = scope.at(binding)
+        if binding.kind == "assign":
+            return self.bound(binding.value, value_scope, depth)
+        if binding.kind == "unpack":
+            return self._element(binding.value, value_scope, depth)
+        if binding.kind == "param":
+            return self._parameter(binding, scope, depth)
+        if binding.kind == "augment":
+            operator = binding.operator
+            previous = self._name(cst.Name(binding.name), value_scope, depth)
+            if previous is None:
+                return None
+            shifted = self._combine(operator, previous, binding.value, value_scope, depth, True)
+            return shifted
+        return None
+
+    def _element(self, value, scope, depth) -> Bound | None:
+        # `a, b = x.chunk(2)` or `out, _ = head(x)`: bounded when the whole is.
+        if isinstance(value, cst.Call):
+            callee = resolve_callee(self.model, value, scope)
+            fn = callee_function(self.model, callee)
+            if fn is not None:
+                return None  # tuple returns of this file: elements differ in kind
+        return self.bound(value, scope, depth)
+
+    def _parameter(self, binding, scope, depth) -> Bound | None:
+        fn = scope.flow.function
+        if fn is None:
+            return None
+        sites = callers(self.model, fn)
+        if not sites:
+            return None
+        result = None
+        for call, call_scope in sites:
+            argument = argument_for(call, fn, binding.name)
+            if argument is None:
+                return None
+            found = self.bound(argument, call_scope, depth)
+            if found is None:
+                return None
+            result = found if result is None else _hull(result, found)
+        return result.weaker(MEDIUM) if result is not None else None
+
+    def _arithmetic(self, expr, scope, depth) -> Bound | None:
+        left_constant = _literal(expr.left)
+        right_constant = _literal(expr.right)
+        operator = expr.operator
+        if left_constant is not None and right_constant is not None:
+            return None
+        if left_constant is not None:
+            right = self.bound(expr.right, scope, depth)
+            if right is None:
+                return None
+            if isinstance(operator, cst.Multiply):
+                return _scaled(right, left_constant)
+            if isinstance(operator, cst.Add):
+                return _shifted(right, left_constant)
+            if isinstance(operator, cst.Subtract):
+                return _shifted(_scaled(right, -1.0), left_constant)
+            return None
+        left = self.bound(expr.left, scope, depth)
+        if left is None:
+            return None
+        return self._combine(operator, left, expr.right, scope, depth, False)
+
+    def _combine(self, operator, left: Bound, right_expr, scope, depth, augmented) -> Bound | None:
+        constant = _literal(right_expr)
+        if constant is not None:
+            if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
+                return _scaled(left, constant)
+            if isinstance(operator, (cst.Divide, cst.DivideAssign)) and constant != 0:
+                return _scaled(left, 1.0 / constant)
+            if isinstance(operator, (cst.Add, cst.AddAssign)):
+                return _shifted(left, constant)
+            if isinstance(operator, (cst.Subtract, cst.SubtractAssign)):
+                return _shifted(left, -constant)
+            return None
+        right = self.bound(right_expr, scope, depth)
+        if right is None:
+            return None
+        confidence = min(left.confidence, right.confidence)
+        if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
+            corners = [a * b for a in (left.low, left.high) for b in (right.low, right.high)]
+            return Bound(min(corners), max(corners), left.origin, LOW, False)
+        if isinstance(operator, (cst.Add, cst.AddAssign)):
+            return Bound(
+                left.low + right.low,
+                left.high + right.high,
+                left.origin,
+                confidence,
+                left.direct and right.direct,
+            )
+        if isinstance(operator, (cst.Subtract, cst.SubtractAssign)):
+            return Bound(
+                left.low - right.high,
+                left.high - right.low,
+                left.origin,
+                confidence,
+                left.direct and right.direct,
+            )
+        return None
+
+    def _call(self, call: cst.Call, scope, depth) -> Bound | None:
+        func = call.func
+        if isinstance(func, cst.Attribute) and self.model.qualified_name(func) is None:
+            method = func.attr.value
+            if method in BOUNDED_METHODS:
+                low, high = BOUNDED_METHODS[method]
+                return Bound(low, high, f".{method}()", HIGH)
+            if method in _CLAMPS:
+                return _clamp_bound(call, first_is_input=False, name=f".{method}()")
+            if method in _KEEPING_METHODS:
+                return self.bound(func.value, scope, depth)
+        callee = resolve_callee(self.model, call, scope)
+        if callee.kind == "torch":
+            qualified = callee.qualified
+            if qualified in BOUNDED_FUNCTIONS:
+                low, high = BOUNDED_FUNCTIONS[qualified]
+                return Bound(low, high, qualified, HIGH)
+            if qualified in ("torch.clamp", "torch.clip"):
+                return _clamp_bound(call, first_is_input=True, name=qualified)
+            if qualified in _KEEPING_FUNCTIONS and call.args:
+                return self.bound(call.args[0].value, scope, depth)
+            if qualified in _JOINING_FUNCTIONS and call.args:
+                return self._joined(call.args[0].value, scope, depth)
+            if qualified == "torch.where" and len(call.args) == 3:
+                return _hull(
+                    self.bound(call.args[1].value, scope, depth),
+                    self.bound(call.args[2].value, scope, depth),
+                )
+            return None
+        found = self.module_bound(callee, depth)
+        if found is not None:
+            (low, high), origin = found
+            return Bound(low, high, origin, HIGH)
+        fn = callee_function(self.model, callee)
+        if fn is not None and callee.kind in ("function", "method"):
+            return self._returns(fn, depth, f"{fn.name.value}()")
+        return None
+
+    def _joined(self, sequence, scope, depth) -> Bound | None:
+        if not isinstance(sequence, (cst.List, cst.Tuple)) or not sequence.elements:
+            return None
+        result = None
+        for element in sequence.elements:
+            if isinstance(element, cst.StarredElement):
+                return None
+            found = self.bound(element.value, scope, depth)
+            if found is None:
+                return None
+            result = found if result is None else _hull(result, found)
+        return result
+
+    def _returns(self, fn, depth, origin) -> Bound | None:
+        flow = flow_of(self.model, fn)
+        result = None
+        for statement, return_scope in flow.returns:
+            if statement.value is None:
+                continue
+            found = self.bound(statement.value, return_scope, depth)
+            if found is None:
+                return None
+            result = found if result is None else _hull(result, found)
+        if result is None:
+            return None
+        origin = origin or result.origin
+        return Bound(result.low, result.high, origin, result.confidence, result.direct)
+
+    def module_bound(self, callee, depth) -> tuple[tuple[float, float], str] | None:
+        """Interval and description of a module's output, when the module ends in a squash."""
+        if depth > _MAX_DEPTH:
+            return None
+        if callee.kind == "torch_module":
+            last = callee.qualified.rsplit(".", 1)[-1]
+            if last in BOUNDED_MODULES:
+                return BOUNDED_MODULES[last], f"nn.{last}"
+            if last == "Sequential":
+                return self._sequential_bound(callee, depth)
+            return None
+        if callee.kind == "module":
+            fn = callee_function(self.model, callee)
+            if fn is None:
+                return None
+            found = self._returns(fn, depth + 1, None)
+            if found is None or found.confidence < MEDIUM:
+                return None
+            interval = (found.low, found.high)
+            return interval, f"{callee.cls.name.value}, whose forward ends in {found.origin}"
+        return None
+
+    def _sequential_bound(self, callee, depth) -> tuple[tuple[float, float], str] | None:
+        layers = [
+            arg.value for arg in callee.constructor.args if not arg.star and arg.keyword is None
+        ]
+        if not layers:
+            return None
+        last = module_held_by(self.model, layers[-1], callee.scope, 0)
+        if last is None:
+            return None
+        found = self.module_bound(last, depth + 1)
+        if found is None:
+            return None
+        interval, origin = found
+        return interval, f"nn.Sequential ending in {origin}"
+
+
+def _scaled(bound: Bound, factor: float) -> Bound:
+    low, high = sorted((bound.low * factor, bound.high * factor))
+    return Bound(low, high, bound.origin, bound.confidence, bound.direct)
+
+
+def _shifted(bound: Bound, offset: float) -> Bound:
+    return Bound(
+        bound.low + offset, bound.high + offset, bound.origin, bound.confidence, bound.direct
+    )
+
+
+def _clamp_bound(call: cst.Call, first_is_input: bool, name: str) -> Bound | None:
+    positional = [arg.value for arg in call.args if arg.keyword is None and not arg.star]
+    keywords = {arg.keyword.value: arg.value for arg in call.args if arg.keyword is not None}
+    if first_is_input:
+        positional = positional[1:]
+    low_expr = keywords.get("min", positional[0] if positional else None)
+    high_expr = keywords.get("max", positional[1] if len(positional) > 1 else None)
+    low = _literal(low_expr) if low_expr is not None else None
+    high = _literal(high_expr) if high_expr is not None else None
+    if low is None or high is None or low > high:
+        return None
+    return Bound(low, high, f"{name} to [{low:g}, {high:g}]", HIGH)
