@@ -101,3 +101,13 @@ def test_prefilter_does_not_change_findings():
     with_filter = check_source(source, "m.py", SELECTION)
     without = check_source(source, "m.py", RuleSelection(SELECTION.rules, {}, use_prefilter=False))
     assert with_filter == without and with_filter
+
+
+def test_invalid_utf8_on_the_first_line_is_located():
+    [diagnostic] = check_bytes(b"s = 'caf\xe9'\n", "latin.py", SELECTION)
+    assert (diagnostic.code, diagnostic.row, diagnostic.column) == ("TL000", 1, 9)
+
+
+def test_unknown_declared_encoding_is_a_file_error():
+    [diagnostic] = check_bytes(b"# coding: klingon\nx = 1\n", "k.py", SELECTION)
+    assert diagnostic.code == "TL000" and "klingon" in diagnostic.message

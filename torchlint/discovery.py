@@ -516,3 +516,13 @@ def is_per_file_ignored(path: str, code: str, settings: Settings) -> bool:
     if not settings.per_file_ignores:
         return False
     return per_file_ignores(settings).is_ignored(path, code)
+
+
+def is_excluded(path: str, settings: Settings) -> bool:
+    """True if ``exclude``/``extend-exclude`` cover ``path`` (or a folder above it).
+
+    Used for code read from stdin under ``--stdin-filename`` with
+    ``--force-exclude``, where there is no file to discover.
+    """
+    patterns = PathPatterns(list(settings.exclude) + list(settings.extend_exclude), settings.root)
+    return patterns.match_path(os.path.abspath(path))

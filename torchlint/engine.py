@@ -53,7 +53,10 @@ def decode_source(data: bytes, path: str) -> tuple[str | None, Diagnostic | None
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        return None, file_error(path, 1, 1, f"cannot decode file: {exc}")
+        if "encoding problem" in str(exc) or "unknown encoding" in str(exc):
+            return None, file_error(path, 1, 1, f"cannot decode file: {exc}")
+        # Invalid UTF-8 in the first two lines: decode below to locate the byte.
+        encoding = "utf-8"
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
