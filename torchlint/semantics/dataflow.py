@@ -21,7 +21,7 @@ from torchlint.context import FileContext
 from torchlint.semantics.calls import bound_argument, call_sites, calls_of
 from torchlint.semantics.names import _bodies, dotted_name
 
-MAX_DEPTH = 4
+MAX_DEPTH = 6
 MAX_VALUES = 16
 
 Scope = "cst.Module | cst.FunctionDef"

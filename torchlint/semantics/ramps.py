@@ -112,8 +112,11 @@ def _zero_at_start(context: FileContext, expr: cst.BaseExpression) -> bool:
     """``epoch / N``, ``step * k``, ``(epoch - start) / N``: zero when progress is zero."""
     if isinstance(expr, cst.Call):
         func = expr.func
-        if isinstance(func, cst.Name) and func.value in ("float", "min", "max"):
-            return _bounded_ramp(context, expr, func.value)
+        last = func.value if isinstance(func, cst.Name) else None
+        if isinstance(func, cst.Attribute):
+            last = func.attr.value
+        if last in ("float", "min", "max") or last in _CLIP_CALLS:
+            return _bounded_ramp(context, expr, last)
         return False
     if not isinstance(expr, cst.BinaryOperation):
         return False

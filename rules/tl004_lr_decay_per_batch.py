@@ -1,0 +1,320 @@
+"""TL004: a learning rate decayed multiplicatively in code that runs once per batch."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.rule import Rule
+from torchlint.semantics.calls import call_sites
+from torchlint.semantics.dataflow import constant_number
+from torchlint.semantics.loops import runs_per_batch
+from torchlint.semantics.model import iter_assignments
+from torchlint.semantics.names import dotted_name
+from torchlint.semantics.words import expression_names, identifier_words, string_value
+
+_LR_KEYS = frozenset({"lr", "learning_rate"})
+# Factors this close to 1 are sized for per-step decay.
+PER_STEP_FACTOR = 0.99
+MIN_BATCH_CONFIDENCE = 0.5
+# An unknown factor named like this grows the LR on purpose (LR range test) or rescales it.
+_NOT_DECAY_WORDS = frozenset(
+    {"mult", "multiplier", "growth", "grow", "increase", "inc", "up", "range", "finder", "lr"}
+)
+_WRAPPING_CALLS = frozenset({"max", "min", "float", "round", "abs"})
+
+
+class LrDecayPerBatch(Rule):
+    """
+    ## What it does
+    Flags a learning rate changed multiplicatively — `g["lr"] *= 0.1`,
+    `g["lr"] = g["lr"] * k`, `/=`, or a local `lr = lr * k` that feeds the
+    optimizer's param groups — in code that runs once per batch: inside the
+    loop over the data loader or training steps, in a Lightning
+    `training_step`, or in a function or method called from there.
+
+    Not flagged: closed-form assignments (`g["lr"] = base_lr * min(1, step /
+    warmup)`), decays in the epoch loop, bodies guarded to run once (a flag
+    set inside the guard, `step == k`) or every N steps (`step % N == 0`),
+    and factors of 0.99 or more, which are sized for per-step decay.
+    `if epoch == 30:` inside the batch loop is *not* a once-guard: it holds
+    for every batch of epoch 30.
+
+    ## Why is this bad?
+    A multiplicative update compounds on every call.  Run once per batch,
+    `g["lr"] *= 0.1` makes the learning rate `0.1 ** n_batches` of its start:
+    after one epoch of 830 batches it is about 1e-834, i.e. exactly zero in
+    floating point, and that parameter group never learns again.  Nothing
+    crashes; the loss just stops improving.
+
+    ## Example
+    ```python
+    for batch in train_loader:
+        loss = model(batch)
+        if epoch >= unfreeze_epoch:
+            for g in optimizer.param_groups:
+                g["lr"] *= 0.1
+        loss.backward()
+        optimizer.step()
+    ```
+
+    ## Use instead
+    ```python
+    for batch in train_loader:
+        loss = model(batch)
+        if epoch >= unfreeze_epoch and not unfrozen:
+            for g in optimizer.param_groups:
+                g["lr"] = base_lr * 0.1
+            unfrozen = True
+        loss.backward()
+        optimizer.step()
+    ```
+    Set the learning rate to an absolute value, run the decay once per epoch
+    (or under a once-flag), or use an LR scheduler.
+
+    ## Evidence
+    From the post-mortems: a mask-unfreeze `g['lr'] *= 0.10` inside
+    `get_mixed_loss()`, called for every batch, took the mask learning rate
+    from 1e-4 to about 1e-834 within one epoch; the mask head stayed frozen
+    in effect for the rest of training.  Moving the update to the epoch loop
+    and assigning `g['lr'] = 2e-5` fixed it.  The runtime harness will report
+    the measured learning rate of the buggy and fixed loops.
+    """
+
+    code = "TL004"
+    name = "lr-decay-per-batch"
+    summary = "learning rate decayed multiplicatively once per batch"
+    fix_hint = "assign the LR from a base value, or decay it once per epoch or under a once-flag"
+    tokens = ("lr", "learning_rate")
+    valid = [
+        """
+def train(model, optimizer, train_loader, epochs, base_lr, warmup):
+    step = 0
+    for epoch in range(epochs):
+        for x, y in train_loader:
+            for g in optimizer.param_groups:
+                g["lr"] = base_lr * min(1.0, step / warmup)
+            model(x, y).backward()
+            optimizer.step()
+            step += 1
+        if epoch in (30, 60):
+            for g in optimizer.param_groups:
+                g["lr"] *= 0.1
+""",
+        """
+def train(model, optimizer, train_loader):
+    for step, batch in enumerate(train_loader):
+        model(batch).backward()
+        optimizer.step()
+        if step % 1000 == 0 and step > 0:
+            for g in optimizer.param_groups:
+                g["lr"] *= 0.5
+""",
+    ]
+    invalid = [
+        """
+class Trainer:
+    def get_mixed_loss(self, pred, target):
+        if self.stage >= 2:
+            for g in self.optimizer.param_groups:
+                g["lr"] *= 0.10
+        return (pred - target).abs().mean()
+
+    def train_epoch(self):
+        for low, high in self.train_loader:
+            loss = self.get_mixed_loss(self.model(low), high)
+            loss.backward()
+            self.optimizer.step()
+""",
+        """
+def train(model, optimizer, loader, epochs):
+    for epoch in range(epochs):
+        for i, (x, y) in enumerate(loader):
+            model(x, y).backward()
+            optimizer.step()
+            if epoch == 30:
+                optimizer.param_groups[0]["lr"] = optimizer.param_groups[0]["lr"] * 0.1
+""",
+    ]
+
+    def __init__(self, context, settings=None) -> None:
+        super().__init__(context, settings)
+        self._candidates: list[tuple[cst.CSTNode, cst.BaseExpression, list]] = []
+
+    # -- collecting ---------------------------------------------------------
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if not isinstance(node.operator, (cst.MultiplyAssign, cst.DivideAssign)):
+            return
+        if not _is_lr_target(node.target):
+            return
+        inverse = isinstance(node.operator, cst.DivideAssign)
+        self._candidates.append((node, node.target, [(node.value, inverse)]))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) != 1:
+            return
+        target = node.targets[0].target
+        if not _is_lr_target(target):
+            return
+        factors = _multiplicative_factors(target, node.value)
+        if factors is not None:
+            self._candidates.append((node, target, factors))
+
+    # -- deciding -----------------------------------------------------------
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for statement, target, factors in self._candidates:
+            self._check(statement, target, factors)
+
+    def _check(self, statement, target, factors) -> None:
+        factor = self._decay_factor(factors)
+        if factor is False:
+            return
+        if not isinstance(target, cst.Subscript) and not self._feeds_param_groups(
+            statement, target
+        ):
+            return
+        answer = runs_per_batch(self.context, statement)
+        if not answer.per_batch or answer.confidence < MIN_BATCH_CONFIDENCE:
+            return
+        code = self.context.module.code_for_node(statement).strip()
+        if factor is None:
+            effect = (
+                "the learning rate is multiplied by the same factor on every batch and "
+                "shrinks geometrically"
+            )
+        else:
+            effect = (
+                f"the learning rate is multiplied by {factor:g} on every batch, so after 100 "
+                f"batches it is {factor**100:.0e} of its value and training silently stops"
+            )
+        self.report(
+            statement,
+            f"`{code}` runs once per batch ({answer.describe()}): {effect}. Assign the LR from "
+            "a base value (`g['lr'] = base_lr * factor`), or move the decay to the epoch loop "
+            "or behind a once-flag.",
+        )
+
+    def _decay_factor(self, factors) -> float | bool | None:
+        """The combined factor; None when unknown but plausibly a decay; False when not a decay."""
+        product = 1.0
+        unknown = []
+        for expr, inverse in factors:
+            value = constant_number(self.context, expr)
+            if value is None:
+                unknown.append(expr)
+                continue
+            if value == 0:
+                return False
+            product *= 1.0 / value if inverse else value
+        if unknown:
+            words = set()
+            for expr in unknown:
+                for name in expression_names(expr):
+                    words.update(identifier_words(name))
+            if words & _NOT_DECAY_WORDS:
+                return False
+            return None
+        if 0 < product < PER_STEP_FACTOR:
+            return product
+        return False
+
+    def _feeds_param_groups(self, statement, target) -> bool:
+        """A local or attribute LR counts only when it is written into param groups."""
+        name = dotted_name(target)
+        if name is None:
+            return False
+        semantics = self.context.semantics
+        fn = semantics.enclosing_function(statement)
+        if fn is None:
+            return False
+        scopes = [fn]
+        if name.startswith("self."):
+            cls = semantics.class_of_method(fn)
+            if cls is not None:
+                scopes = list(semantics.methods(cls).values())
+        short = name.rsplit(".", 1)[-1]
+        for scope in scopes:
+            for assigned, value in iter_assignments(scope):
+                if _is_param_group_lr(assigned) and short in expression_names(value):
+                    return True
+        for callee, calls in call_sites(self.context).items():
+            words = set(identifier_words(callee))
+            if not (words & {"lr", "learning"}):
+                continue
+            for call in calls:
+                if semantics.enclosing_function(call) not in scopes:
+                    continue
+                if any(dotted_name(arg.value) == name for arg in call.args):
+                    return True
+        return False
+
+
+def _is_param_group_lr(target: cst.BaseExpression) -> bool:
+    if not isinstance(target, cst.Subscript) or len(target.slice) != 1:
+        return False
+    index = target.slice[0].slice
+    return isinstance(index, cst.Index) and string_value(index.value) in _LR_KEYS
+
+
+def _is_lr_target(target: cst.BaseExpression) -> bool:
+    if _is_param_group_lr(target):
+        return True
+    if isinstance(target, (cst.Name, cst.Attribute)):
+        name = dotted_name(target)
+        if name is None:
+            return False
+        words = identifier_words(name.rsplit(".", 1)[-1])
+        return "lr" in words or ("learning" in words and "rate" in words)
+    return False
+
+
+def _place(expr: cst.BaseExpression):
+    """What an LR target denotes, ignoring quotes and spacing: ``g['lr']`` == ``g["lr"]``."""
+    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+        index = expr.slice[0].slice
+        if isinstance(index, cst.Index):
+            inner = _place(expr.value)
+            key = string_value(index.value)
+            if key is None:
+                key = _constant_key(index.value)
+            if inner is not None and key is not None:
+                return (inner, key)
+        return None
+    return dotted_name(expr)
+
+
+def _constant_key(expr: cst.BaseExpression):
+    """An integer subscript (``param_groups[0]``) as a comparable key."""
+    if isinstance(expr, cst.Integer):
+        return int(expr.value, 0) if expr.value.isdigit() else expr.value
+    return None
+
+
+def _flatten_product(expr: cst.BaseExpression, inverse: bool = False):
+    if isinstance(expr, cst.BinaryOperation):
+        if isinstance(expr.operator, cst.Multiply):
+            return _flatten_product(expr.left, inverse) + _flatten_product(expr.right, inverse)
+        if isinstance(expr.operator, cst.Divide):
+            return _flatten_product(expr.left, inverse) + _flatten_product(expr.right, not inverse)
+    return [(expr, inverse)]
+
+
+def _multiplicative_factors(target: cst.BaseExpression, value: cst.BaseExpression):
+    """Factors ``k`` when ``value`` is ``target * k`` (or ``/ k``, or inside ``max(..)``)."""
+    candidates = [value]
+    if (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Name)
+        and value.func.value in _WRAPPING_CALLS
+    ):
+        candidates.extend(arg.value for arg in value.args)
+    for candidate in candidates:
+        factors = _flatten_product(candidate)
+        if len(factors) < 2:
+            continue
+        place = _place(target)
+        matches = [f for f in factors if not f[1] and _place(f[0]) == place]
+        if len(matches) == 1:
+            return [f for f in factors if f is not matches[0]]
+    return None

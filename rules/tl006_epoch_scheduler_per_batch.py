@@ -1,0 +1,231 @@
+"""TL006: an epoch-based LR scheduler stepped once per batch."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torchlint.rule import Rule
+from torchlint.semantics.loops import runs_per_batch
+from torchlint.semantics.schedulers import (
+    SchedulerKind,
+    classify_scheduler,
+    scheduler_constructions,
+)
+from torchlint.semantics.words import string_value
+
+# How sure the two halves must be: the loop is a batch loop, the schedule counts epochs.
+MIN_BATCH_CONFIDENCE = 0.5
+MIN_SCHEDULE_CONFIDENCE = 0.6
+
+
+class EpochSchedulerPerBatch(Rule):
+    """
+    ## What it does
+    Flags `scheduler.step()` on an epoch-based learning-rate scheduler
+    (`StepLR`, `MultiStepLR`, `ExponentialLR` with a per-epoch gamma,
+    `CosineAnnealingLR` with `T_max` in epochs, `ReduceLROnPlateau`, a
+    `LambdaLR` whose lambda reads the epoch) when the call runs once per
+    batch: inside the loop over the data loader or training steps, in a
+    Lightning `training_step`, in a function called from there, or through a
+    Lightning scheduler config with `"interval": "step"`.
+
+    Schedulers built for per-step use are not flagged: `OneCycleLR`,
+    `CyclicLR`, `LambdaLR` warm-ups, HF `get_*_schedule_with_warmup`,
+    `ExponentialLR` with `gamma >= 0.99`, and `StepLR`/`MultiStepLR`/
+    `CosineAnnealingLR` whose period is counted in steps
+    (`step_size=30 * len(loader)`, `T_max=total_steps`, periods of 500 or
+    more).  Objects named `*scheduler` that are not torch LR schedulers
+    (diffusers noise schedulers) are never flagged.
+
+    ## Why is this bad?
+    The schedule advances once per `step()` call.  Stepped every batch, a
+    `StepLR(step_size=30)` divides the learning rate by 10 every 30 *batches*
+    instead of every 30 epochs: after a few hundred batches the LR is
+    effectively zero and training stalls while the loop keeps running.
+    `ReduceLROnPlateau` fed a noisy per-batch loss cuts the LR after
+    `patience` batches.
+
+    ## Example
+    ```python
+    scheduler = StepLR(optimizer, step_size=30, gamma=0.1)
+    for epoch in range(90):
+        for images, labels in train_loader:
+            loss = criterion(model(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+    ```
+
+    ## Use instead
+    ```python
+    scheduler = StepLR(optimizer, step_size=30, gamma=0.1)
+    for epoch in range(90):
+        for images, labels in train_loader:
+            loss = criterion(model(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+    ```
+    or size the schedule in steps (`step_size=30 * len(train_loader)`), or
+    use a per-step scheduler such as `OneCycleLR`.
+
+    ## Evidence
+    From the post-mortems: an epoch-sized schedule advanced per batch drives
+    the learning rate to ~0 within the first epoch; the loss plateaus at its
+    early value and later epochs learn nothing.  The runtime harness will
+    report the measured learning rate and loss of the buggy and fixed loops.
+    """
+
+    code = "TL006"
+    name = "epoch-scheduler-per-batch"
+    summary = "epoch-based LR scheduler stepped once per batch"
+    fix_hint = (
+        "call scheduler.step() once per epoch, after the batch loop, or size the schedule in steps"
+    )
+    tokens = ("step", "interval")
+    valid = [
+        """
+from torch.optim.lr_scheduler import StepLR
+
+def train(model, optimizer, train_loader, criterion):
+    scheduler = StepLR(optimizer, step_size=30, gamma=0.1)
+    for epoch in range(90):
+        for images, labels in train_loader:
+            loss = criterion(model(images), labels)
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+""",
+        """
+import torch
+
+def train(model, optimizer, loader, steps):
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, total_steps=steps)
+    for x, y in loader:
+        loss = model(x, y)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+""",
+        """
+from torch.optim import lr_scheduler
+
+def train(model, optimizer, train_loader, epochs):
+    scheduler = lr_scheduler.StepLR(optimizer, step_size=30 * len(train_loader), gamma=0.1)
+    for epoch in range(epochs):
+        for batch in train_loader:
+            model(batch).backward()
+            optimizer.step()
+            scheduler.step()
+""",
+    ]
+    invalid = [
+        """
+from torch.optim.lr_scheduler import StepLR
+
+def train(model, optimizer, train_loader, criterion):
+    scheduler = StepLR(optimizer, step_size=30, gamma=0.1)
+    for epoch in range(90):
+        for images, labels in train_loader:
+            loss = criterion(model(images), labels)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+""",
+        """
+import torch.optim.lr_scheduler as sched
+
+class Trainer:
+    def __init__(self, model, optimizer, loader):
+        self.optimizer = optimizer
+        self.loader = loader
+        self.scheduler = sched.MultiStepLR(optimizer, milestones=[30, 60], gamma=0.1)
+
+    def train_epoch(self):
+        for step, batch in enumerate(self.loader):
+            self.optimizer.step()
+            self.scheduler.step()
+""",
+    ]
+
+    def __init__(self, context, settings=None) -> None:
+        super().__init__(context, settings)
+        self._step_calls: list[cst.Call] = []
+        self._lightning_configs: list[cst.Dict] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "step":
+            self._step_calls.append(node)
+
+    def visit_Dict(self, node: cst.Dict) -> None:
+        for element in node.elements:
+            if isinstance(element, cst.DictElement) and string_value(element.key) == "interval":
+                self._lightning_configs.append(node)
+                return
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for call in self._step_calls:
+            self._check_step_call(call)
+        for config in self._lightning_configs:
+            self._check_lightning_config(config)
+
+    def _epoch_kinds(self, receiver: cst.BaseExpression) -> list[SchedulerKind]:
+        kinds = []
+        for construction in scheduler_constructions(self.context, receiver):
+            kind = classify_scheduler(self.context, construction)
+            if kind is not None and kind.per_epoch and kind.confidence >= MIN_SCHEDULE_CONFIDENCE:
+                kinds.append(kind)
+        return kinds
+
+    def _check_step_call(self, call: cst.Call) -> None:
+        receiver = call.func.value
+        kinds = self._epoch_kinds(receiver)
+        if not kinds:
+            return
+        if call.args:
+            # `step(epoch)` sets the schedule from the epoch number (closed form);
+            # only ReduceLROnPlateau takes a per-call metric.
+            kinds = [k for k in kinds if k.name == "ReduceLROnPlateau"]
+            if not kinds:
+                return
+        answer = runs_per_batch(self.context, call)
+        if not answer.per_batch or answer.confidence < MIN_BATCH_CONFIDENCE:
+            return
+        kind = kinds[0]
+        receiver_text = self.context.module.code_for_node(receiver)
+        self.report(
+            call,
+            f"`{receiver_text}.step()` runs once per batch ({answer.describe()}), but "
+            f"{kind.name} is an epoch schedule ({kind.reason}): it advances every batch, "
+            "so the learning rate decays about len(loader) times too fast and reaches ~0 "
+            "within a few epochs. Call it once per epoch after the batch loop, or size the "
+            "schedule in steps (e.g. `step_size=30 * len(loader)`), or use a per-step "
+            "scheduler such as OneCycleLR.",
+        )
+
+    def _check_lightning_config(self, config: cst.Dict) -> None:
+        interval = None
+        scheduler = None
+        for element in config.elements:
+            if not isinstance(element, cst.DictElement):
+                continue
+            key = string_value(element.key)
+            if key == "interval":
+                interval = string_value(element.value)
+            elif key == "scheduler":
+                scheduler = element.value
+        if interval != "step" or scheduler is None:
+            return
+        kinds = self._epoch_kinds(scheduler)
+        if not kinds:
+            return
+        kind = kinds[0]
+        self.report(
+            scheduler,
+            f'Lightning steps this {kind.name} every optimizer step ("interval": "step"), '
+            f"but it is an epoch schedule ({kind.reason}): the learning rate decays about "
+            'len(loader) times too fast. Use "interval": "epoch", or size the schedule in steps.',
+        )
