@@ -194,7 +194,20 @@ def run_rule(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> RuleResult:
     """Run one rule's reference pair and decide every claim; errors land in ``error``."""
-    module = reference_module(code)
+    return run_reference(reference_module(code), torch, device, seeds, quick, progress)
+
+
+def run_reference(
+    module,
+    torch,
+    device,
+    seeds: Sequence[int],
+    quick: bool,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> RuleResult:
+    """Run a reference pair module (``CODE``, ``NAME``, ``TASK``, ``BUGGY_CODE``,
+    ``FIXED_CODE``, ``CLAIMS``, ``run(ctx)``) and decide every claim."""
+    code = module.CODE
     desc = describe_device(torch, device)
     done = [0]
     ctx: RunContext

@@ -35,7 +35,9 @@ What is checked, and the default thresholds (all fields of :class:`Thresholds`):
   ``vanishing_ratio`` (1e-3) and first-layer norm below ``vanishing_first_norm`` (1e-4);
 - prediction collapse: prediction variance across the batch below
   ``prediction_variance_ratio`` (0.5) of the target's;
-- class collapse: one class takes more than ``class_share`` (0.9) of argmax predictions;
+- class collapse: one class takes more than ``class_share`` (0.9) of argmax predictions
+  (both collapse checks start after ``collapse_after`` (100) ``observe`` calls: an
+  untrained network's outputs are nearly constant, which is not a collapse);
 - loss-term balance: one term's gradient norm on the shared parameters at least
   ``balance_ratio`` (10) times every other term's.
 
@@ -91,6 +93,7 @@ class Thresholds:
     check_every: int = 10
     sync_forwards: int = 3
     min_batch: int = 8
+    collapse_after: int = 100
 
 
 @dataclass
@@ -470,7 +473,7 @@ class Watch:
 
     # -- predictions -----------------------------------------------------------
     def observe(self, outputs, targets=None) -> None:
-        """Check predictions for collapse (every ``check_every`` calls).
+        """Check predictions for collapse (every ``check_every`` calls, after ``collapse_after``).
 
         Float ``targets`` of the same shape: prediction variance vs target variance.
         2-D ``outputs`` with integer or no ``targets``: argmax class shares.
@@ -478,7 +481,12 @@ class Watch:
         t = self.thresholds
         check = self._observations % t.check_every == 0
         self._observations += 1
-        if not check or not isinstance(outputs, torch.Tensor) or outputs.shape[0] < t.min_batch:
+        if (
+            not check
+            or self._observations <= t.collapse_after
+            or not isinstance(outputs, torch.Tensor)
+            or outputs.shape[0] < t.min_batch
+        ):
             return
         out = outputs.detach()
         if (
