@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Union
 import libcst as cst
 
 from torchlint.semantics.callgraph import (
+    argument_for,
+    callers,
     init_values,
     module_held_by,
     owner_class,
@@ -398,6 +400,37 @@ _COUNT_LIKE_PARAMETERS = frozenset(
         "reduction",
     ]
 )
+# Loss and layer arguments that are configuration by convention, not data.
+_HYPERPARAMETER_NAMES = frozenset(
+    [
+        "weight",
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "eps",
+        "epsilon",
+        "margin",
+        "temperature",
+        "tau",
+        "temp",
+        "scale",
+        "threshold",
+        "p",
+        "smooth",
+        "smoothing",
+        "label_smoothing",
+        "ignore_index",
+        "reduction",
+        "size_average",
+        "reduce",
+        "pos_weight",
+        "lam",
+        "coef",
+        "coefficient",
+        "factor",
+    ]
+)
 _MAX_DEPTH = 24
 
 
@@ -542,7 +575,10 @@ class _TensorAnalysis:
     def _binding(self, binding, scope, depth) -> Confidence:
         kind = binding.kind
         if kind == "param":
-            return self.parameter(binding.param, scope.flow.function)
+            found = self.parameter(binding.param, scope.flow.function)
+            if found == LOW and depth < _MAX_DEPTH // 2:
+                found = max(found, self._passed_in(binding.name, scope.flow.function, depth))
+            return found
         value_scope = scope.at(binding)
         if kind == "assign":
             return self.confidence(binding.value, value_scope, depth)
@@ -561,6 +597,23 @@ class _TensorAnalysis:
                 return NONE if dotted_name(iterable.func) == "range" else LOW
             return min(self.confidence(iterable, value_scope, depth), MEDIUM) or LOW
         return NONE
+
+    def _passed_in(self, name: str, fn: cst.FunctionDef | None, depth) -> Confidence:
+        """What the callers in this file pass for parameter ``name``: all of them must agree."""
+        if fn is None:
+            return NONE
+        sites = callers(self.model, fn)
+        if not sites:
+            return NONE
+        agreed = HIGH
+        for call, call_scope in sites:
+            argument = argument_for(call, fn, name)
+            if argument is None:
+                return NONE
+            agreed = min(agreed, self.confidence(argument, call_scope, depth))
+            if agreed <= LOW:
+                return agreed
+        return min(agreed, MEDIUM)
 
     def parameter(self, param: cst.Param, fn: cst.FunctionDef | None) -> Confidence:
         """Confidence that a parameter holds a tensor, from annotation, default and role."""
@@ -583,8 +636,11 @@ class _TensorAnalysis:
             lowered = name.lower()
             if (
                 lowered in _COUNT_LIKE_PARAMETERS
-                or lowered.startswith(("num_", "n_", "is_", "use_", "return_"))
-                or lowered.endswith(("_size", "_dim", "_idx", "_step", "_epoch", "_id", "_flag"))
+                or lowered in _HYPERPARAMETER_NAMES
+                or lowered.startswith(("num_", "n_", "is_", "use_", "return_", "lambda", "w_"))
+                or lowered.endswith(
+                    ("_size", "_dim", "_idx", "_step", "_epoch", "_id", "_flag", "_weight")
+                )
             ):
                 return LOW
             return MEDIUM

@@ -1,0 +1,132 @@
+"""Reading a condition: its atoms, and whether it is a guard rather than a decision.
+
+Losses and forwards protect themselves with conditions that do not decide
+what the model computes: NaN/inf checks (``if torch.isnan(y).any(): raise``),
+empty-batch checks (``if mask.sum() == 0:``, ``if num_pos > 0:``) and
+branches that only raise or warn.  Rules that judge data-dependent control
+flow ask these questions to leave such guards alone.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+_NAN_CHECKS = frozenset({"isnan", "isinf", "isfinite", "isneginf", "isposinf", "nan_to_num"})
+_COUNTS = frozenset({"sum", "numel", "nelement", "count_nonzero", "nonzero", "any", "all"})
+_CONVERSIONS = frozenset({"item", "tolist"})
+_LOGGING_CALLS = frozenset({"warn", "warning", "print", "info", "debug", "error", "log"})
+
+
+def condition_atoms(test: cst.BaseExpression):
+    """The comparisons and values a condition combines with ``and``/``or``/``not``."""
+    if isinstance(test, cst.BooleanOperation):
+        yield from condition_atoms(test.left)
+        yield from condition_atoms(test.right)
+    elif isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        yield from condition_atoms(test.expression)
+    else:
+        yield test
+
+
+def read_back_tensor(side: cst.BaseExpression) -> cst.BaseExpression:
+    """``x`` for ``x.item()`` and ``float(x)``: a tensor read back to Python still decides."""
+    if isinstance(side, cst.Call):
+        func = side.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _CONVERSIONS:
+            return func.value
+        if isinstance(func, cst.Name) and func.value in ("float", "bool") and side.args:
+            return side.args[0].value
+    return side
+
+
+def _called_names(expr: cst.BaseExpression):
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Attribute):
+                yield func.attr.value
+                stack.append(func.value)
+            elif isinstance(func, cst.Name):
+                yield func.value
+            stack.extend(arg.value for arg in node.args)
+        elif isinstance(node, cst.Comparison):
+            stack.append(node.left)
+            stack.extend(t.comparator for t in node.comparisons)
+        elif isinstance(node, (cst.BinaryOperation,)):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, cst.UnaryOperation):
+            stack.append(node.expression)
+        elif isinstance(node, (cst.Attribute, cst.Subscript)):
+            stack.append(node.value)
+
+
+def mentions_nan_check(atom: cst.BaseExpression) -> bool:
+    """Whether ``atom`` calls ``isnan``/``isinf``/``isfinite``/``nan_to_num``."""
+    return any(name in _NAN_CHECKS for name in _called_names(atom))
+
+
+def is_emptiness_check(atom: cst.BaseExpression) -> bool:
+    """``mask.sum() == 0``, ``num_pos > 0``, ``not valid.any()``, ``x.numel() == 0``."""
+    if isinstance(atom, cst.Call):
+        return _called_last(atom) in ("any", "all")
+    if isinstance(atom, cst.Comparison) and len(atom.comparisons) == 1:
+        comparator = atom.comparisons[0].comparator
+        left = atom.left
+        limit = _small_integer(comparator)
+        if limit is None:
+            limit, left = _small_integer(left), comparator
+        if limit is None or limit > 1:
+            return False
+        left = read_back_tensor(left)
+        return _called_last(left) in _COUNTS or _count_name(left)
+    return False
+
+
+def _called_last(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        if isinstance(func, cst.Attribute):
+            return func.attr.value
+        if isinstance(func, cst.Name):
+            return func.value
+    return None
+
+
+def _count_name(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.Name):
+        name = expr.value.lower()
+        return name.startswith(("num_", "n_", "count")) or name.endswith(("_count", "_num"))
+    return False
+
+
+def _small_integer(expr: cst.BaseExpression) -> int | None:
+    if isinstance(expr, cst.Integer):
+        return int(expr.value)
+    if isinstance(expr, cst.Float):
+        try:
+            value = float(expr.value)
+        except ValueError:
+            return None
+        return int(value) if value in (0.0, 1.0) else None
+    return None
+
+
+def only_raises_or_warns(statement: cst.CSTNode) -> bool:
+    """Whether an ``if``/``while`` body (with no ``else``) only raises, asserts or warns."""
+    body = getattr(statement, "body", None)
+    lines = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    if isinstance(statement, cst.If) and statement.orelse is not None:
+        return False
+    for line in lines:
+        smalls = getattr(line, "body", None)
+        if not isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            return False
+        for small in smalls:
+            if isinstance(small, (cst.Raise, cst.Assert, cst.Pass, cst.Continue)):
+                continue
+            if isinstance(small, cst.Expr) and _called_last(small.value) in _LOGGING_CALLS:
+                continue
+            return False
+    return True

@@ -1,0 +1,231 @@
+"""Where a value comes from: the inputs of its function, constants, random draws.
+
+``value_sources(expr)`` answers with the kinds of leaves the value is built
+from: ``INPUT`` (parameters, ``self`` state, module outputs: things the
+autograd graph can reach), ``CONSTANT`` (literals, ``torch.tensor(0.5)``,
+``torch.zeros(...)``, ``x.new_zeros(())``, shapes), ``RANDOM``
+(``torch.rand``...), ``DETACHED`` (``.item()``, ``.detach()``, ``float(x)``:
+data whose graph was cut) and ``UNKNOWN``.  A tensor with no ``INPUT`` or
+``UNKNOWN`` leaf carries no gradient to anything the function was given.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Union
+
+import libcst as cst
+
+from torchlint.semantics.callgraph import resolve_callee
+from torchlint.semantics.names import dotted_name
+from torchlint.semantics.values import Scope, lookup, scope_of, self_attribute
+
+if TYPE_CHECKING:
+    from torchlint.context import FileContext
+    from torchlint.semantics.model import SemanticModel
+
+    ModelLike = Union[FileContext, SemanticModel]
+
+INPUT = "input"
+CONSTANT = "constant"
+RANDOM = "random"
+DETACHED = "detached"
+UNKNOWN = "unknown"
+NO_GRADIENT = frozenset({CONSTANT, RANDOM, DETACHED})
+
+_FACTORIES = frozenset(
+    [
+        "tensor",
+        "as_tensor",
+        "scalar_tensor",
+        "zeros",
+        "ones",
+        "full",
+        "empty",
+        "eye",
+        "arange",
+        "linspace",
+        "logspace",
+        "zeros_like",
+        "ones_like",
+        "full_like",
+        "empty_like",
+        "from_numpy",
+        "Tensor",
+        "FloatTensor",
+        "LongTensor",
+    ]
+)
+_RANDOM = frozenset(
+    [
+        "rand",
+        "randn",
+        "randint",
+        "rand_like",
+        "randn_like",
+        "randint_like",
+        "bernoulli",
+        "normal",
+        "multinomial",
+        "randperm",
+        "poisson",
+    ]
+)
+_NEW_FACTORIES = frozenset(["new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"])
+_CUTTING_METHODS = frozenset(["detach", "item", "tolist", "numpy"])
+_SHAPE_METHODS = frozenset(["size", "dim", "numel", "nelement", "ndimension"])
+_SHAPE_ATTRIBUTES = frozenset(["shape", "ndim", "dtype", "device"])
+_PYTHON_CASTS = frozenset({"float", "int", "bool", "len"})
+_MAX_DEPTH = 16
+
+
+def _model(source: ModelLike) -> SemanticModel:
+    return getattr(source, "semantics", source)
+
+
+def value_sources(
+    source: ModelLike, expr: cst.BaseExpression, scope: Scope | None = None
+) -> frozenset:
+    """The kinds of leaves ``expr`` is computed from (see the module docstring)."""
+    model = _model(source)
+    if scope is None:
+        scope = scope_of(model, expr)
+    if scope is None:
+        return frozenset({UNKNOWN})
+    return _Sources(model).of(expr, scope, 0)
+
+
+def carries_no_gradient(
+    source: ModelLike, expr: cst.BaseExpression, scope: Scope | None = None
+) -> bool:
+    """Whether ``expr`` is built only from constants, random draws and cut graphs."""
+    found = value_sources(source, expr, scope)
+    return bool(found) and found <= NO_GRADIENT
+
+
+class _Sources:
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+        self.memo: dict = model.cache.setdefault("value_sources", {})
+
+    def of(self, expr, scope, depth) -> frozenset:
+        if expr is None:
+            return frozenset()
+        if depth > _MAX_DEPTH:
+            return frozenset({UNKNOWN})
+        key = (expr, scope.order)
+        found = self.memo.get(key)
+        if found is not None:
+            return found
+        self.memo[key] = frozenset()
+        result = self._compute(expr, scope, depth + 1)
+        self.memo[key] = result
+        return result
+
+    def _union(self, exprs, scope, depth) -> frozenset:
+        result: frozenset = frozenset()
+        for expr in exprs:
+            result |= self.of(expr, scope, depth)
+        return result
+
+    def _compute(self, expr, scope, depth) -> frozenset:
+        if isinstance(
+            expr, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.FormattedString)
+        ):
+            return frozenset({CONSTANT})
+        if isinstance(expr, cst.Name):
+            return self._name(expr, scope, depth)
+        if isinstance(expr, cst.Attribute):
+            if expr.attr.value in _SHAPE_ATTRIBUTES:
+                return frozenset({CONSTANT})
+            if expr.attr.value == "data":
+                return self._cut(self.of(expr.value, scope, depth))
+            qualified = self.model.qualified_name(expr)
+            if qualified is not None and not isinstance(expr.value, cst.Call):
+                return frozenset({CONSTANT})
+            if self_attribute(expr) is not None:
+                return frozenset({INPUT})
+            return self.of(expr.value, scope, depth)
+        if isinstance(expr, cst.Call):
+            return self._call(expr, scope, depth)
+        if isinstance(expr, cst.Subscript):
+            return self.of(expr.value, scope, depth)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._union((expr.left, expr.right), scope, depth)
+        if isinstance(expr, cst.UnaryOperation):
+            return self.of(expr.expression, scope, depth)
+        if isinstance(expr, cst.Comparison):
+            return self._union([expr.left, *(c.comparator for c in expr.comparisons)], scope, depth)
+        if isinstance(expr, cst.BooleanOperation):
+            return self._union((expr.left, expr.right), scope, depth)
+        if isinstance(expr, cst.IfExp):
+            return self._union((expr.body, expr.orelse), scope, depth)
+        if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
+            return self._union(
+                [e.value for e in expr.elements if not isinstance(e, cst.StarredElement)],
+                scope,
+                depth,
+            ) or frozenset({CONSTANT})
+        return frozenset({UNKNOWN})
+
+    @staticmethod
+    def _cut(found: frozenset) -> frozenset:
+        if INPUT in found or UNKNOWN in found:
+            return (found - {INPUT, UNKNOWN}) | {DETACHED}
+        return found
+
+    def _name(self, expr, scope, depth) -> frozenset:
+        if expr.value in ("None", "True", "False"):
+            return frozenset({CONSTANT})
+        bindings, found_scope = lookup(self.model, expr.value, scope)
+        if not bindings:
+            return frozenset({UNKNOWN})
+        result: frozenset = frozenset()
+        for binding in bindings:
+            value_scope = found_scope.at(binding)
+            if binding.kind == "param":
+                result |= {INPUT}
+            elif binding.kind in ("assign", "unpack") and binding.value is not None:
+                result |= self.of(binding.value, value_scope, depth)
+            elif binding.kind == "augment":
+                result |= self._name(cst.Name(binding.name), value_scope, depth)
+                result |= self.of(binding.value, value_scope, depth)
+            elif binding.kind == "loop":
+                result |= self.of(binding.value, value_scope, depth)
+            else:
+                result |= {UNKNOWN}
+        return result
+
+    def _call(self, call, scope, depth) -> frozenset:
+        func = call.func
+        args = [arg.value for arg in call.args]
+        qualified = self.model.qualified_name(func)
+        if qualified is not None and qualified.startswith("torch."):
+            last = qualified.rsplit(".", 1)[-1]
+            if last in _FACTORIES:
+                return self._cut(self._union(args, scope, depth)) | {CONSTANT}
+            if last in _RANDOM:
+                return frozenset({RANDOM})
+        if isinstance(func, cst.Attribute) and qualified is None:
+            method = func.attr.value
+            receiver = self.of(func.value, scope, depth)
+            if method in _NEW_FACTORIES:
+                return self._cut(self._union(args, scope, depth)) | {CONSTANT}
+            if method in _CUTTING_METHODS:
+                return self._cut(receiver)
+            if method in _SHAPE_METHODS:
+                return frozenset({CONSTANT})
+            if method in ("zero_", "fill_"):
+                return frozenset({CONSTANT})
+            return receiver | self._union(args, scope, depth)
+        name = dotted_name(func)
+        if name in _PYTHON_CASTS:
+            if name == "len":
+                return frozenset({CONSTANT})
+            return self._cut(self._union(args, scope, depth))
+        callee = resolve_callee(self.model, call, scope)
+        if callee.kind in ("module", "torch_module", "method") and self_attribute(func):
+            return frozenset({INPUT}) | self._union(args, scope, depth)
+        found = self._union(args, scope, depth)
+        if not found:
+            return frozenset({UNKNOWN})
+        return found
