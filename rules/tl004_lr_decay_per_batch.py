@@ -6,7 +6,7 @@ import libcst as cst
 
 from torchlint.rule import Rule
 from torchlint.semantics.calls import call_sites
-from torchlint.semantics.dataflow import constant_number
+from torchlint.semantics.dataflow import constant_number, possible_values
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.model import iter_assignments
 from torchlint.semantics.names import dotted_name
@@ -154,17 +154,56 @@ def train(model, optimizer, loader, epochs):
         if len(node.targets) != 1:
             return
         target = node.targets[0].target
-        if not _is_lr_target(target):
-            return
-        factors = _multiplicative_factors(target, node.value)
-        if factors is not None:
-            self._candidates.append((node, target, factors))
+        if _is_lr_target(target):
+            # Factors are found after the walk: following `new_lr` back to
+            # `old_lr * 0.1` may need call sites later in the file.
+            self._candidates.append((node, target, None))
 
     # -- deciding -----------------------------------------------------------
 
     def leave_Module(self, original_node: cst.Module) -> None:
         for statement, target, factors in self._candidates:
+            if factors is None:
+                factors = self._assigned_factors(target, statement.value)
+                if factors is None:
+                    continue
             self._check(statement, target, factors)
+
+    def _assigned_factors(self, target, value):
+        """``[(k, inverse)]`` when ``target = target * k``, directly or through a temporary.
+
+        ``new_lr = max(old_lr * 0.5, min_lr); g["lr"] = new_lr`` with
+        ``old_lr = g["lr"]`` is the same multiplicative update as ``g["lr"] *= 0.5``.
+        """
+        place = _place(target)
+        if place is None:
+            return None
+        candidates = [value]
+        if isinstance(value, cst.Name):
+            candidates.extend(
+                v for v in possible_values(self.context, value, depth=2) if v is not value
+            )
+        for candidate in candidates:
+            factors = _multiplicative_factors(
+                candidate, lambda expr: self._holds_place(expr, place, 2)
+            )
+            if factors is not None:
+                return factors
+        return None
+
+    def _holds_place(self, expr, place, hops: int) -> bool:
+        if _place(expr) == place:
+            return True
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name):
+            if expr.func.value == "float" and len(expr.args) == 1:
+                return self._holds_place(expr.args[0].value, place, hops)
+            return False
+        if hops > 0 and isinstance(expr, cst.Name):
+            return any(
+                value is not expr and self._holds_place(value, place, hops - 1)
+                for value in possible_values(self.context, expr, depth=1)
+            )
+        return False
 
     def _check(self, statement, target, factors) -> None:
         factor = self._decay_factor(factors)
@@ -300,7 +339,7 @@ def _flatten_product(expr: cst.BaseExpression, inverse: bool = False):
     return [(expr, inverse)]
 
 
-def _multiplicative_factors(target: cst.BaseExpression, value: cst.BaseExpression):
+def _multiplicative_factors(value: cst.BaseExpression, is_target):
     """Factors ``k`` when ``value`` is ``target * k`` (or ``/ k``, or inside ``max(..)``)."""
     candidates = [value]
     if (
@@ -313,8 +352,7 @@ def _multiplicative_factors(target: cst.BaseExpression, value: cst.BaseExpressio
         factors = _flatten_product(candidate)
         if len(factors) < 2:
             continue
-        place = _place(target)
-        matches = [f for f in factors if not f[1] and _place(f[0]) == place]
+        matches = [f for f in factors if not f[1] and is_target(f[0])]
         if len(matches) == 1:
             return [f for f in factors if f is not matches[0]]
     return None

@@ -41,6 +41,12 @@ def calls_of(context: FileContext, fn: cst.FunctionDef) -> list[tuple[cst.Call, 
     """Calls of ``fn`` in this file, each with how sure the match is (0..1)."""
     owner = context.semantics.class_of_method(fn)
     found = []
+    if owner is not None and fn.name.value == "__init__":
+        # `Trainer(model, opt, sched)` runs `Trainer.__init__`.
+        for call in call_sites(context).get(owner.name.value, ()):
+            if isinstance(call.func, cst.Name):
+                found.append((call, 0.9))
+        return found
     for call in call_sites(context).get(fn.name.value, ()):
         func = call.func
         if owner is None:
@@ -64,11 +70,8 @@ def bound_argument(
         if arg.keyword is not None and arg.keyword.value == parameter:
             return arg.value
     positional_params = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
-    if (
-        positional_params
-        and positional_params[0] in ("self", "cls")
-        and isinstance(call.func, cst.Attribute)
-    ):
+    bound_receiver = isinstance(call.func, cst.Attribute) or fn.name.value == "__init__"
+    if positional_params and positional_params[0] in ("self", "cls") and bound_receiver:
         positional_params = positional_params[1:]
     if parameter not in positional_params:
         return None
