@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections import Counter
@@ -23,7 +24,7 @@ def _values(values: Sequence[float]) -> str:
 
 def _effects(claim_result) -> str:
     unit = "x" if claim_result.claim.compare == RATIO else ""
-    return " ".join(f"{fmt(e)}{unit}" for e in claim_result.effects)
+    return " ".join(fmt(e) + ("" if math.isinf(e) else unit) for e in claim_result.effects)
 
 
 def _effect_label(claim_result) -> str:

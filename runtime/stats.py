@@ -118,6 +118,8 @@ def decide(claim: Claim, buggy: Sequence[float], fixed: Sequence[float]) -> Verd
     p = p_full_separation(n, n) if n > 1 else None
     unit = "x" if claim.compare == RATIO else ""
     smallest, largest = min(effects), max(effects)
+    if math.isinf(smallest) and math.isinf(largest):
+        unit = ""
     if n == 1:
         what = f"deterministic probe, one value per arm: effect {fmt(smallest)}{unit}"
     else:

@@ -47,9 +47,11 @@ CLAIMS = (
         kind="training",
     ),
     Claim(
-        id="no-gain-over-coarse",
-        text="the refine head does not improve on the coarse prediction it refines",
-        metric="validation MSE after refining / validation MSE of the frozen coarse head",
+        id="slow-to-beat-coarse",
+        text="the refine head takes longer to get below the coarse head's error"
+        " (or never does within the step budget)",
+        metric="refine steps until validation MSE first drops below the coarse head's,"
+        " checked every 10 steps; a run that never does counts as budget + 10 (a lower bound)",
         direction=HIGHER_IS_WORSE,
         compare=RATIO,
         threshold=1.1,
@@ -206,10 +208,17 @@ def run(ctx) -> None:
         refine_steps=refine_steps,
         steps_until_below_coarse_error=steps_to_beat,
     )
+    censored = refine_steps + eval_every
     ctx.record(
-        "no-gain-over-coarse",
-        [m / c for m, c in zip(vals["mse"]["buggy"], coarse_mse)],
-        [m / c for m, c in zip(vals["mse"]["fixed"], coarse_mse)],
+        "slow-to-beat-coarse",
+        [censored if b is None else b for b in steps_to_beat["buggy"]],
+        [censored if b is None else b for b in steps_to_beat["fixed"]],
+        never_within_budget={
+            arm: sum(b is None for b in runs) for arm, runs in steps_to_beat.items()
+        },
+        refined_over_coarse_val_mse={
+            arm: [m / c for m, c in zip(vals["mse"][arm], coarse_mse)] for arm in HEADS
+        },
     )
     ctx.record("collapse", vals["var"]["buggy"], vals["var"]["fixed"])
     ctx.record("saturation", vals["sat"]["buggy"], vals["sat"]["fixed"])
