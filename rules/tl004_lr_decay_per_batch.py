@@ -84,7 +84,8 @@ class LrDecayPerBatch(Rule):
     name = "lr-decay-per-batch"
     summary = "learning rate decayed multiplicatively once per batch"
     fix_hint = "assign the LR from a base value, or decay it once per epoch or under a once-flag"
-    tokens = ("lr", "learning_rate")
+    # Identifier words are matched case-insensitively (`baseLR`, `LearningRate`).
+    tokens = ("lr", "Lr", "LR", "learning", "Learning", "LEARNING")
     valid = [
         """
 def train(model, optimizer, train_loader, epochs, base_lr, warmup):

@@ -124,7 +124,8 @@ class RampedPrimaryLoss(Rule):
     name = "ramped-primary-loss"
     summary = "zero-at-start warm-up ramp applied to the primary loss term"
     fix_hint = "ramp only the auxiliary terms; keep the primary loss at full weight from step 0"
-    tokens = ("/", "ramp", "RAMP", "warmup", "WARMUP", "anneal", "ANNEAL")
+    # Every finding is a product (`*`, `*=`) or a collection named like a ramp.
+    tokens = ("*", "ramp", "Ramp", "RAMP", "warm", "Warm", "WARM", "anneal", "Anneal", "ANNEAL")
     options = {
         "primary-loss-names": RuleOption(
             list,

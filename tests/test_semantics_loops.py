@@ -204,6 +204,26 @@ NOT_PER_BATCH = {
         def walk(node):
             walk(node.child)  # <-
     """,
+    "generic_method_name_on_another_object": """
+        class Trainer:
+            def train(self):
+                self.log_header()  # <-
+
+        def evaluate(model, loader):
+            for batch in loader:
+                model.train()
+    """,
+    "after_the_functions_own_batch_loop": """
+        class Trainer:
+            def train_epoch(self):
+                for batch in self.loader:
+                    self.optimizer.step()
+                self.scheduler.step()  # <-
+
+            def fit(self, data_loader):
+                for batch in data_loader:
+                    self.train_epoch()
+    """,
     "epoch_loop_named_i": """
         def train(model, num_epochs):
             for i in range(num_epochs):

@@ -11,6 +11,46 @@ import libcst as cst
 
 from torchlint.context import FileContext
 
+# Method names that `obj.<name>()` calls on many unrelated objects (`model.train()`,
+# `optimizer.step()`): a call by one of these names alone says nothing about which
+# class's method runs.
+_GENERIC_METHOD_NAMES = frozenset(
+    {
+        "train",
+        "eval",
+        "forward",
+        "step",
+        "update",
+        "run",
+        "fit",
+        "save",
+        "load",
+        "reset",
+        "close",
+        "get",
+        "set",
+        "apply",
+        "log",
+        "zero_grad",
+        "backward",
+        "to",
+        "cuda",
+        "cpu",
+        "state_dict",
+        "load_state_dict",
+        "append",
+        "extend",
+        "items",
+        "keys",
+        "values",
+        "copy",
+        "start",
+        "stop",
+        "call",
+        "__call__",
+    }
+)
+
 
 def callee_last(call: cst.Call) -> str | None:
     """The last name of the callee: ``get_loss`` for ``self.get_loss(x)``."""
@@ -58,7 +98,10 @@ def calls_of(context: FileContext, fn: cst.FunctionDef) -> list[tuple[cst.Call, 
         receiver = func.value
         is_self = isinstance(receiver, cst.Name) and receiver.value in ("self", "cls")
         is_super = isinstance(receiver, cst.Call) and callee_last(receiver) == "super"
-        found.append((call, 0.9 if is_self or is_super else 0.7))
+        if is_self or is_super:
+            found.append((call, 0.9))
+        elif fn.name.value not in _GENERIC_METHOD_NAMES:
+            found.append((call, 0.7))
     return found
 
 

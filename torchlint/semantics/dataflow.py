@@ -56,6 +56,10 @@ def _follow(context, expr, index, depth, found, seen) -> None:
     ):
         sources = _self_attribute_sources(context, expr)
     elif isinstance(expr, cst.Call):
+        passed = _passed_through(expr, index)
+        if passed is not None:
+            _follow(context, passed, None, depth - 1, found, seen)
+            return
         sources = _return_sources(context, expr)
     elif isinstance(expr, (cst.Tuple, cst.List)) and index is not None:
         if index < len(expr.elements):
@@ -75,6 +79,21 @@ def _follow(context, expr, index, depth, found, seen) -> None:
             found.append(value)
             continue
         _follow(context, value, combined, depth - 1, found, seen)
+
+
+# `model, opt, loader, sched = accelerator.prepare(model, opt, loader, sched)` returns
+# its arguments, wrapped, in order.
+_PASS_THROUGH_CALLS = frozenset({"prepare", "prepare_scheduler"})
+
+
+def _passed_through(call: cst.Call, index: int | None) -> cst.BaseExpression | None:
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and func.attr.value in _PASS_THROUGH_CALLS):
+        return None
+    positional = [arg.value for arg in call.args if arg.keyword is None and not arg.star]
+    if index is None:
+        return positional[0] if len(positional) == 1 else None
+    return positional[index] if index < len(positional) else None
 
 
 def _element(expr, index):

@@ -117,8 +117,9 @@ _STEP_WORDS = frozenset(
         "nbatches",
     }
 )
-_BATCH_TARGET_WORDS = frozenset(
-    {"batch", "step", "iteration", "it", "itr", "iter", "minibatch", "mb", "batches"}
+# Loop targets that name a training step on their own (`step_lr` does not).
+_STEP_TARGET_NAMES = frozenset(
+    {"step", "it", "itr", "iter", "iteration", "global_step", "mb", "train_step", "cur_iter"}
 )
 _DATA_TARGET_WORDS = frozenset(
     {
@@ -311,7 +312,7 @@ def _classify_for(context: FileContext, loop: cst.For) -> LoopKind | None:
     for kind, confidence in kinds:
         if kind == "batch":
             return LoopKind("batch", confidence, f"the loop over `{describe}`", targets)
-    if target_words & _BATCH_TARGET_WORDS:
+    if target_words & {"batch", "batches", "minibatch"} or targets & _STEP_TARGET_NAMES:
         return LoopKind("batch", 0.7, f"the loop over `{describe}`", targets)
     if kinds and target_words & _DATA_TARGET_WORDS and len(target_names) > 1:
         return LoopKind("batch", 0.6, f"the loop over `{describe}`", targets)
@@ -525,9 +526,16 @@ def _node_answer(context: FileContext, node: cst.CSTNode, depth: int, visiting) 
                     return BatchAnswer(False, loop.confidence, loop.description, guard=guard)
                 confidence = loop.confidence * (0.95 if accumulation else 1.0)
                 return BatchAnswer(True, confidence, loop.description)
+            if loop is not None and loop.kind == "epoch":
+                # In the epoch loop but outside any batch loop: once per epoch.
+                return BatchAnswer(False, loop.confidence, guard="runs once per epoch")
         elif isinstance(ancestor, cst.FunctionDef):
             if guard:
                 return BatchAnswer(False, 0.8, guard=guard)
+            if _has_batch_loop(context, ancestor):
+                # The function runs the batch loop itself (`train_one_epoch`), and
+                # this code is outside it: before or after the batches.
+                return BatchAnswer(False, 0.8, guard="runs outside the function's batch loop")
             return _function_answer(context, ancestor, depth, visiting)
         elif isinstance(ancestor, cst.ClassDef):
             return NOT_PER_BATCH
@@ -551,6 +559,36 @@ def _function_answer(
     if depth == 0 or answer.per_batch:
         cache[key] = answer
     return answer
+
+
+def _has_batch_loop(context: FileContext, fn: cst.FunctionDef) -> bool:
+    """Whether ``fn``'s own body (not nested functions) holds a batch loop."""
+    cache = context.semantics.cache
+    key = ("loops.has_batch_loop", fn)
+    found = cache.get(key)
+    if found is None:
+        found = False
+        stack: list[cst.CSTNode] = [fn.body]
+        while stack and not found:
+            node = stack.pop()
+            if isinstance(node, (cst.For, cst.While)):
+                kind = classify_loop(context, node)
+                found = kind is not None and kind.kind == "batch"
+            if isinstance(node, (cst.SimpleStatementLine, cst.FunctionDef, cst.ClassDef)):
+                continue
+            stack.extend(_statement_children(node))
+        cache[key] = found
+    return found
+
+
+def _statement_children(node: cst.CSTNode):
+    """Statements and blocks below a compound statement (expressions are skipped)."""
+    for name in ("body", "orelse", "finalbody", "handlers"):
+        value = getattr(node, name, None)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            yield from (item for item in value if isinstance(item, cst.CSTNode))
 
 
 def _hook_answer(context: FileContext, fn: cst.FunctionDef) -> BatchAnswer | None:

@@ -54,6 +54,9 @@ def is_progress_name(name: str) -> bool:
         return True
     if words and words[-1] in ("warmup", "ramp", "rampup"):
         return False
+    if "t" in words and len(words) > 1:
+        # `sigma_t`, `alpha_t`: a value at time t, not the time itself.
+        words = tuple(w for w in words if w != "t")
     return bool(set(words) & _PROGRESS_WORDS) and not (set(words) & {"total", "max", "num"})
 
 
