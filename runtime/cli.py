@@ -45,7 +45,7 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_FAILURE)
 
 
-@click.command("confirm")
+@click.command("confirm", short_help="Measure whether each rule's harm is real.")
 @click.argument("codes", nargs=-1)
 @click.option(
     "--device",
@@ -74,8 +74,11 @@ def _fail(message: str) -> None:
     help="Write one PNG per rule (buggy vs fixed curves) into this directory; needs matplotlib.",
 )
 def confirm(codes, device, seeds, quick, output_format, plots):
-    """Train each rule's buggy and fixed reference side by side and report, per claimed
-    symptom, the measured numbers and a verdict: confirmed, not reproduced or inconclusive.
+    """Measure whether each rule's harm is real (trains buggy vs fixed references).
+
+    Trains each rule's buggy and fixed reference side by side on the same seeds and
+    reports, per claimed symptom, the measured numbers and a verdict: confirmed, not
+    reproduced or inconclusive.
 
     CODES picks rules (e.g. TL001 TL004); all rules when omitted. Exit status 0 when the
     run completed (whatever the verdicts), 2 when the run itself failed.

@@ -246,3 +246,16 @@ def test_unknown_code_and_device():
         confirm_rules(["TL999"], device="cpu", quick=True)
     with pytest.raises(HarnessError):
         confirm_rules(["TL004"], device="tpu", quick=True)
+
+
+def test_plots_are_written_per_rule(quick_results, tmp_path):
+    pytest.importorskip("matplotlib")
+    results = [quick_results["TL004"], quick_results["TL006"]]
+    paths = report.write_plots(results, str(tmp_path))
+    assert [p.rsplit("/", 1)[-1] for p in paths] == [
+        "tl004-lr-decay-per-batch.png",
+        "tl006-epoch-scheduler-per-batch.png",
+    ]
+    for p in paths:
+        with open(p, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
