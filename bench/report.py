@@ -378,8 +378,8 @@ def render(data: dict, summary: dict, chart: str | None) -> str:
         f"{machine['memory_gib']:.0f} GiB, {machine['system']}, {tools['python']['version']}, "
         f"libcst {tools['libcst']['version']}. Median 1-minute load average before a "
         f"measurement: {_median_load(data):.2f}.\n"
-        f"- **torchlint:** {short_version(tools, 'torchlint')} (`git describe --dirty`: the "
-        "working tree that was measured).\n"
+        f"- **torchlint:** {short_version(tools, 'torchlint')}, "
+        f"{tools['torchlint'].get('measured', 'installed working tree')}.\n"
         f"- **Repeats:** {settings['repeat']} (interleaved: each repeat runs every command "
         f"once, in the same order); one-file runs: {settings['single_runs']} per repeat. "
         "Commands marked “once” below ran in the first repeat only. "
@@ -623,7 +623,9 @@ METHOD = """
   end); `--metadata` also resolves the scope, qualified-name, parent and position
   providers, which Fixit- and TorchFix-style linters pay for on every file.
   `bench/floor_ast.py` is `ast.parse` of every file in one process.
-- **torchlint** runs as its console script with `--output-format json --exit-zero`;
+- **torchlint** runs with `--output-format json --exit-zero`, by default as
+  `python -m torchlint` from an export of the committed HEAD (`git archive`), so
+  edits to the working tree during the run cannot change what is measured;
   “cold” is `--no-cache`; “warm” runs on a cache filled by the “writing cache” run
   before it, nothing changed; the whole corpus is given as the folder `src`, the
   sample and the single file as file names.

@@ -73,15 +73,18 @@ class Step:
     # Exit statuses of a run that worked: linters exit 1 for findings; torchlint
     # runs with --exit-zero, so anything else (a traceback exits 1) is a failure.
     ok_codes: tuple[int, ...] = (0, 1)
+    env: dict[str, str] | None = None
 
 
 def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _version_of(argv: list[str]) -> str:
+def _version_of(argv: list[str], env: dict | None = None) -> str:
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        out = subprocess.run(
+            argv, capture_output=True, text=True, timeout=120, check=False, env=env
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "?"
     text = (out.stdout or out.stderr).strip()
@@ -95,6 +98,45 @@ def _git(*args: str) -> str:
         ).stdout.strip()
     except OSError:
         return "?"
+
+
+# Where each top-level source folder of the repository lands in the installed
+# package (pyproject's package-dir).
+PACKAGE_DIRS = {
+    "torchlint": "torchlint",
+    "rules": "torchlint/rules",
+    "runtime": "torchlint/runtime",
+}
+
+
+def export_head(work: Path) -> str | None:
+    """Export the committed HEAD's package into ``work``; the folder for PYTHONPATH.
+
+    Others may edit the working tree during a half-hour run; measuring a
+    fixed commit keeps every run of the benchmark on the same code.
+    """
+    target = work / "torchlint-head"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", "HEAD", *PACKAGE_DIRS],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        _log(f"cannot export HEAD ({archive.stderr.decode()[-200:]}); measuring the install")
+        return None
+    raw = work / "torchlint-head-src"
+    shutil.rmtree(raw, ignore_errors=True)
+    raw.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(raw)], input=archive.stdout, check=True)
+    # torchlint/ first: rules/ and runtime/ go inside it.
+    for source, dest in PACKAGE_DIRS.items():
+        if (raw / source).is_dir():
+            shutil.copytree(raw / source, target / dest, dirs_exist_ok=True)
+    shutil.rmtree(raw)
+    return str(target)
 
 
 def ensure_corpus(corpus: Path, script: Path) -> None:
@@ -313,6 +355,7 @@ def build_steps(args, files: dict[str, list[str]], work: Path, tools: dict) -> l
     for step in steps:
         if step.argv[: len(tl)] == tl:
             step.ok_codes = (0,)
+            step.env = tools["torchlint"].get("env")
     return steps
 
 
@@ -338,11 +381,21 @@ def find_tools(args) -> dict:
     """The commands and versions of torchlint and of each peer that is installed."""
     peers = args.peers_venv
     tools: dict = {}
-    tl = torchlint_command(args.python)
+    snapshot = export_head(args.work) if args.measure == "head" else None
+    if snapshot is not None:
+        env = dict(os.environ, PYTHONPATH=snapshot)
+        tl = [args.python, "-m", "torchlint"]
+        commit = _git("rev-parse", "--short", "HEAD")
+    else:
+        env = None
+        tl = torchlint_command(args.python)
+        commit = _git("describe", "--always", "--dirty")
     tools["torchlint"] = {
         "argv": tl,
-        "version": _version_of([*tl, "--version"]),
-        "commit": _git("describe", "--always", "--dirty"),
+        "env": env,
+        "version": _version_of([*tl, "--version"], env),
+        "commit": commit,
+        "measured": "committed HEAD" if snapshot else "installed working tree",
     }
     ruff = ruff_command(args.python, peers)
     tools["ruff"] = ruff and {"argv": ruff, "version": _version_of([*ruff, "--version"])}
@@ -415,12 +468,17 @@ def run_steps(args, steps: list[Step], work: Path) -> dict:
                 out = str(work / f"out-{index}-{repeat}-{run}.txt")
                 load = os.getloadavg()[0]
                 measurement = run_measured(
-                    step.argv, cwd=step.cwd, stdout_path=out, timeout_s=args.timeout
+                    step.argv, cwd=step.cwd, stdout_path=out, env=step.env, timeout_s=args.timeout
                 )
                 record = measurement.as_dict()
+                # The command is in the step list; the JSON is committed, keep it small.
+                del record["argv"], record["stdout_path"]
+                stderr = record["extra"].pop("stderr_tail")
                 record["load_before"] = load
                 record["repeat"] = repeat
                 record["ok"] = measurement.returncode in step.ok_codes
+                if not record["ok"]:
+                    record["stderr_tail"] = stderr[-500:]
                 with open(out, "rb") as handle:
                     record["output_lines"] = sum(1 for _ in handle)
                 if step.keep_output:
@@ -429,10 +487,7 @@ def run_steps(args, steps: list[Step], work: Path) -> dict:
                     os.unlink(out)
                 results.setdefault(key, []).append(record)
                 if not record["ok"]:
-                    _log(
-                        f"  {key}: exit {measurement.returncode}: "
-                        f"{record['extra']['stderr_tail'][-300:]}"
-                    )
+                    _log(f"  {key}: exit {measurement.returncode}: {stderr[-300:]}")
             last = results[key][-1]
             _log(
                 f"repeat {repeat + 1}/{args.repeat}  {key}: {last['wall_s']:.2f} s wall, "
@@ -462,13 +517,14 @@ def findings_parity(outputs: dict[str, list[str]]) -> dict:
     return {"reference": reference_key, "rows": rows, "codes": codes}
 
 
-def prefilter_rate(python: str, file_list: str) -> dict | None:
+def prefilter_rate(python: str, file_list: str, env: dict | None) -> dict | None:
     """Share of files each rule's pre-filter keeps (see ``prefilter_rate.py``); not timed."""
     done = subprocess.run(
         [python, str(BENCH_DIR / "prefilter_rate.py"), "--files-from", file_list],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     try:
         return json.loads(done.stdout)
@@ -525,6 +581,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="--subset 50 --repeat 1 --single-runs 3, page into --work-dir",
     )
+    parser.add_argument(
+        "--measure",
+        choices=("head", "worktree"),
+        default="head",
+        help="torchlint as committed at HEAD (exported to the work dir, immune to edits "
+        "during the run) or the installed working tree [default: head]",
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip TorchFix, flake8, Fixit")
     parser.add_argument(
         "--out-dir", type=Path, default=None, help="where the page goes [default: docs/]"
@@ -543,6 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     args.floor_jobs = args.jobs or os.cpu_count() or 1
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="torchlint-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    args.work = work
     out_dir = args.out_dir or (work if args.quick else REPO_ROOT / "docs")
 
     ensure_corpus(args.corpus, args.make_corpus)
@@ -602,7 +666,8 @@ def main(argv: list[str] | None = None) -> int:
             "lines": lines,
             "one_file": os.path.relpath(files["one"][0], args.corpus),
         },
-        "tools": {name: tool for name, tool in tools.items()},
+        # Never the environment itself: the page and its JSON are committed.
+        "tools": {name: _public(tool) for name, tool in tools.items()},
         "steps": [
             {
                 "key": f"{s.label} @ {s.scope}",
@@ -615,7 +680,9 @@ def main(argv: list[str] | None = None) -> int:
         ],
         "measurements": ran["measurements"],
         "parity": findings_parity(ran["outputs"]),
-        "prefilter": prefilter_rate(args.python, str(work / "whole.txt")),
+        "prefilter": prefilter_rate(
+            args.python, str(work / "whole.txt"), tools["torchlint"].get("env")
+        ),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     from report import write_report
@@ -628,6 +695,15 @@ def main(argv: list[str] | None = None) -> int:
     if headline:
         _log(f"headline for the README: {headline}")
     return 0
+
+
+def _public(tool: dict | None) -> dict | None:
+    """A tool's entry without its environment or machine paths."""
+    if tool is None:
+        return None
+    shown = {key: value for key, value in tool.items() if key not in ("env", "argv")}
+    shown["command"] = [os.path.basename(part) for part in tool.get("argv", [])]
+    return shown
 
 
 def _display_argv(argv: list[str], args) -> str:
