@@ -18,7 +18,7 @@ PER_STEP_FACTOR = 0.99
 MIN_BATCH_CONFIDENCE = 0.5
 # An unknown factor named like this grows the LR on purpose (LR range test) or rescales it.
 _NOT_DECAY_WORDS = frozenset(
-    {"mult", "multiplier", "growth", "grow", "increase", "inc", "up", "range", "finder", "lr"}
+    {"mult", "multiplier", "growth", "grow", "increase", "inc", "up", "range", "finder"}
 )
 _WRAPPING_CALLS = frozenset({"max", "min", "float", "round", "abs"})
 
@@ -248,6 +248,8 @@ def train(model, optimizer, loader, epochs):
                 return False
             product *= 1.0 / value if inverse else value
         if unknown:
+            if any(_is_lr_ratio(expr) for expr in unknown):
+                return False
             words = set()
             for expr in unknown:
                 for name in expression_names(expr):
@@ -288,6 +290,14 @@ def train(model, optimizer, loader, epochs):
                 if any(dotted_name(arg.value) == name for arg in call.args):
                     return True
         return False
+
+
+def _is_lr_ratio(expr: cst.BaseExpression) -> bool:
+    """``new_lr / old_lr``: rescaling to a new absolute value, not a decay."""
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide):
+        sides = (expr.left, expr.right)
+        return all("lr" in identifier_words(" ".join(expression_names(side))) for side in sides)
+    return False
 
 
 def _is_param_group_lr(target: cst.BaseExpression) -> bool:

@@ -208,6 +208,18 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
             return ()
         return identifier_words(name.rsplit(".", 1)[-1])
 
+    def _origin_words(self, expr: cst.BaseExpression) -> tuple[str, ...]:
+        """Words of the loss a term was computed by: ``rec = F.l1_loss(..)``,
+        ``self.criterion = nn.CrossEntropyLoss()`` then ``self.criterion(out, y)``."""
+        holder = expr.func if isinstance(expr, cst.Call) else expr
+        if not isinstance(holder, (cst.Name, cst.Attribute)):
+            return ()
+        words: tuple[str, ...] = ()
+        for value in possible_values(self.context, holder, depth=1):
+            if isinstance(value, cst.Call) and value is not expr:
+                words += self._term_words(value.func)
+        return words
+
     # -- collecting -------------------------------------------------------------
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
@@ -259,7 +271,7 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
         if all_words & _AUXILIARY_WORDS:
             return
         for factor in others:
-            words = self._term_words(factor)
+            words = self._term_words(factor) + self._origin_words(factor)
             if self._is_primary_words(words):
                 self._report_term(node, factor, ramp_text)
                 return

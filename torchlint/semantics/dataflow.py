@@ -55,6 +55,10 @@ def _follow(context, expr, index, depth, found, seen) -> None:
         and expr.value.value == "self"
     ):
         sources = _self_attribute_sources(context, expr)
+    elif isinstance(expr, cst.Attribute):
+        default = argparse_default(context, expr.attr.value)
+        if default is not None:
+            sources = [(default, None)]
     elif isinstance(expr, cst.Call):
         passed = _passed_through(expr, index)
         if passed is not None:
@@ -214,6 +218,34 @@ def _self_assignments(method: cst.FunctionDef):
             and target.value.value == "self"
         ):
             yield target.attr.value, value
+
+
+def argparse_default(context: FileContext, option: str) -> cst.BaseExpression | None:
+    """The ``default=`` of ``parser.add_argument("--<option>", ...)`` in this file.
+
+    ``args.step_size`` reads the value the command line gives, or this default:
+    the best a single file can say about it.  Dashes and underscores are the
+    same option, as argparse makes them.
+    """
+    key = ("dataflow.argparse", option)
+    cache = context.semantics.cache
+    if key in cache:
+        return cache[key]
+    found = None
+    for call in call_sites(context).get("add_argument", ()):
+        flags = []
+        for arg in call.args:
+            if arg.keyword is None and isinstance(arg.value, cst.SimpleString):
+                text = arg.value.evaluated_value
+                if isinstance(text, str):
+                    flags.append(text.lstrip("-").replace("-", "_"))
+        if option in flags:
+            for arg in call.args:
+                if arg.keyword is not None and arg.keyword.value == "default":
+                    found = arg.value
+            break
+    cache[key] = found
+    return found
 
 
 def _return_sources(context, call: cst.Call):

@@ -34,7 +34,6 @@ _PROGRESS_WORDS = frozenset(
         "global",
         "updates",
         "update",
-        "t",
         "cur",
         "current",
         "niter",
@@ -54,9 +53,6 @@ def is_progress_name(name: str) -> bool:
         return True
     if words and words[-1] in ("warmup", "ramp", "rampup"):
         return False
-    if "t" in words and len(words) > 1:
-        # `sigma_t`, `alpha_t`: a value at time t, not the time itself.
-        words = tuple(w for w in words if w != "t")
     return bool(set(words) & _PROGRESS_WORDS) and not (set(words) & {"total", "max", "num"})
 
 
