@@ -7,6 +7,7 @@ import libcst as cst
 from torchlint.rule import Rule, RuleOption
 from torchlint.semantics.conditions import (
     condition_atoms,
+    is_categorical_or_size_check,
     is_emptiness_check,
     mentions_nan_check,
     only_raises_or_warns,
@@ -189,7 +190,7 @@ def contrast_loss(a, b):
         deciding = [atom for atom in atoms if self._decided_by_tensor(atom, scope)]
         if not deciding:
             return
-        if not self.settings.get("flag-guards") and self._is_guard(test, atoms, statement):
+        if not self.settings.get("flag-guards") and self._is_guard(test, atoms, statement, kind):
             return
         if is_differentiable_context(model, reached) < Confidence.MEDIUM:
             return
@@ -207,14 +208,15 @@ def contrast_loss(a, b):
 
     def _decided_by_tensor(self, atom: cst.BaseExpression, scope) -> bool:
         model = self.context.semantics
-        sides = [atom]
-        if isinstance(atom, cst.Comparison):
-            if any(
-                isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn))
-                for t in atom.comparisons
-            ):
-                return False
-            sides = [atom.left, *(t.comparator for t in atom.comparisons)]
+        # A bare value (`if cache:`, `x or {}`) is a flag or a None check in real code; a
+        # tensor decides a branch through a comparison (`if saturation < 0.1:`).
+        if not isinstance(atom, cst.Comparison) or is_categorical_or_size_check(atom):
+            return False
+        if any(
+            isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for t in atom.comparisons
+        ):
+            return False
+        sides = [atom.left, *(t.comparator for t in atom.comparisons)]
         for side in sides:
             inner = read_back_tensor(side)
             if tensor_confidence(model, inner, scope) >= Confidence.MEDIUM:
@@ -223,7 +225,9 @@ def contrast_loss(a, b):
                     return True
         return False
 
-    def _is_guard(self, test, atoms, statement) -> bool:
+    def _is_guard(self, test, atoms, statement, kind) -> bool:
+        if kind == "assert":
+            return True  # an assert stops training loudly; it never picks a computation
         if any(mentions_nan_check(atom) for atom in atoms):
             return True
         if all(is_emptiness_check(atom) for atom in atoms):

@@ -190,7 +190,8 @@ def resolve_callee(model: SemanticModel, call: cst.Call, scope: Scope | None) ->
     if qualified is not None:
         if is_module_class_name(qualified):
             return Callee("torch_module_class", qualified=qualified)
-        return Callee("torch" if qualified.startswith("torch") else "external", qualified=qualified)
+        is_torch = qualified == "torch" or qualified.startswith("torch.")
+        return Callee("torch" if is_torch else "external", qualified=qualified)
     if isinstance(func, cst.Name) and func.value in model.functions:
         return Callee("function", function=model.functions[func.value])
     if isinstance(func, cst.Name) and func.value in model.classes:

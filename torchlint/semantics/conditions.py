@@ -69,18 +69,21 @@ def mentions_nan_check(atom: cst.BaseExpression) -> bool:
 
 def is_emptiness_check(atom: cst.BaseExpression) -> bool:
     """``mask.sum() == 0``, ``num_pos > 0``, ``not valid.any()``, ``x.numel() == 0``."""
+    atom = read_back_tensor(atom)
     if isinstance(atom, cst.Call):
-        return _called_last(atom) in ("any", "all")
+        return _called_last(read_back_tensor(atom)) in ("any", "all")
     if isinstance(atom, cst.Comparison) and len(atom.comparisons) == 1:
-        comparator = atom.comparisons[0].comparator
-        left = atom.left
-        limit = _small_integer(comparator)
+        counted, literal = atom.left, atom.comparisons[0].comparator
+        limit = _small_integer(literal)
         if limit is None:
-            limit, left = _small_integer(left), comparator
+            counted, literal = literal, counted
+            limit = _small_integer(literal)
         if limit is None or limit > 1:
             return False
-        left = read_back_tensor(left)
-        return _called_last(left) in _COUNTS or _count_name(left)
+        if isinstance(literal, cst.Integer) and limit == 0:
+            return True  # `remaining > 0`, `text_len != 0`: counts, not measurements
+        counted = read_back_tensor(counted)
+        return _called_last(counted) in _COUNTS or _count_name(counted)
     return False
 
 
@@ -130,3 +133,30 @@ def only_raises_or_warns(statement: cst.CSTNode) -> bool:
                 continue
             return False
     return True
+
+
+def is_categorical_or_size_check(atom: cst.BaseExpression) -> bool:
+    """``fn_id == 2``, ``task == Task.BINARY``, ``st < len(tokens)``, ``n <= x.shape[1]``.
+
+    Equality with an integer or a named constant dispatches on a category;
+    comparing with a length or a shape is index bookkeeping.  Neither is a
+    threshold on a measured value.
+    """
+    if not isinstance(atom, cst.Comparison):
+        return False
+    sides = [atom.left, *(t.comparator for t in atom.comparisons)]
+    for target in atom.comparisons:
+        if isinstance(target.operator, (cst.Equal, cst.NotEqual)) and (
+            isinstance(target.comparator, (cst.Integer, cst.Attribute, cst.SimpleString))
+            or isinstance(atom.left, (cst.Integer, cst.SimpleString))
+        ):
+            return True
+    return any(_is_size(side) for side in sides)
+
+
+def _is_size(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.Call) and _called_last(expr) in ("len", "size", "numel", "dim"):
+        return True
+    if isinstance(expr, cst.Subscript):
+        expr = expr.value
+    return isinstance(expr, cst.Attribute) and expr.attr.value in ("shape", "ndim")

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     ModelLike = Union[FileContext, SemanticModel]
 
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_LOSS_WORDS = frozenset({"loss", "losses", "criterion", "criterions", "objective"})
+_LOSS_WORDS = frozenset({"loss", "losses", "criterion", "criterions"})
 # Functions that handle a loss value without computing one.
 _NOT_A_LOSS_WORDS = frozenset(
     {

@@ -159,6 +159,8 @@ class _Sources:
             return self._union((expr.left, expr.right), scope, depth)
         if isinstance(expr, cst.IfExp):
             return self._union((expr.body, expr.orelse), scope, depth)
+        if isinstance(expr, (cst.List, cst.Dict, cst.Set)) and not expr.elements:
+            return frozenset({UNKNOWN})  # filled later (`losses.append(...)`)
         if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
             return self._union(
                 [e.value for e in expr.elements if not isinstance(e, cst.StarredElement)],
@@ -222,10 +224,17 @@ class _Sources:
             if name == "len":
                 return frozenset({CONSTANT})
             return self._cut(self._union(args, scope, depth))
+        if name in ("list", "dict", "set") and not args:
+            return frozenset({UNKNOWN})
         callee = resolve_callee(self.model, call, scope)
-        if callee.kind in ("module", "torch_module", "method") and self_attribute(func):
+        if callee.kind in ("module", "torch_module") or (
+            callee.kind == "method" and self_attribute(func)
+        ):
+            # A module's output depends on its parameters.
             return frozenset({INPUT}) | self._union(args, scope, depth)
         found = self._union(args, scope, depth)
+        if callee.kind in ("unknown", "external") and qualified is None:
+            found |= self.of(func, scope, depth)
         if not found:
             return frozenset({UNKNOWN})
         return found

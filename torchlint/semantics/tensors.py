@@ -622,9 +622,10 @@ class _TensorAnalysis:
             return NONE
         if param.annotation is not None:
             text = _annotation_text(param.annotation.annotation)
-            if "Tensor" in text:
-                return HIGH
             words = set(text.replace("[", " ").replace("]", " ").replace(",", " ").split())
+            if "Tensor" in text:
+                # `Union[int, Tensor]` is usually given an int.
+                return LOW if words & (_PYTHON_ANNOTATIONS - {"type"}) else HIGH
             if words and words <= (_PYTHON_ANNOTATIONS | {"Optional", "Union", "None"}):
                 return NONE
             return LOW
@@ -735,7 +736,8 @@ class _TensorAnalysis:
             best = NONE
             for arg in call.args:
                 best = max(best, self.confidence(arg.value, scope, depth))
-            return min(best, MEDIUM)
+            # Builtins mostly combine Python numbers (sizes, counts), even when a tensor is near.
+            return min(best, LOW)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method in NON_TENSOR_METHODS:
