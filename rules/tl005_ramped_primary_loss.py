@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.rule import Rule, RuleOption
-from torchlint.semantics.dataflow import possible_values
+from torchlint.semantics.dataflow import assigned_values, possible_values
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.ramps import is_ramp_collection_name, zero_start_ramp
 from torchlint.semantics.words import identifier_words, string_value
@@ -215,7 +215,7 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
         if not isinstance(holder, (cst.Name, cst.Attribute)):
             return ()
         words: tuple[str, ...] = ()
-        for value in possible_values(self.context, holder, depth=1):
+        for value in assigned_values(self.context, holder):
             if isinstance(value, cst.Call) and value is not expr:
                 words += self._term_words(value.func)
         return words
@@ -258,27 +258,31 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
             factors = [node.target, node.value]
         else:
             factors = _flatten_product(node)
-        ramps = [(f, zero_start_ramp(self.context, f)) for f in factors]
-        ramps = [(f, text) for f, text in ramps if text is not None]
-        if not ramps:
-            return
-        ramp, ramp_text = ramps[0]
-        others = [f for f in factors if f is not ramp]
         all_words = set()
         for factor in factors:
             all_words.update(self._term_words(factor))
         all_words.update(self._target_words(node))
         if all_words & _AUXILIARY_WORDS:
             return
-        for factor in others:
-            words = self._term_words(factor) + self._origin_words(factor)
-            if self._is_primary_words(words):
-                self._report_term(node, factor, ramp_text)
-                return
-        collection = self._key_collection(node)
-        if collection is not None:
-            expr, label = collection
-            self._check_collection(expr, label, ramp_text)
+        # Cheap name checks first: finding a ramp follows values through the file.
+        primary = [
+            f
+            for f in factors
+            if self._is_primary_words(self._term_words(f) + self._origin_words(f))
+        ]
+        collection = None if primary else self._key_collection(node)
+        if not primary and collection is None:
+            return
+        for factor in factors:
+            ramp_text = zero_start_ramp(self.context, factor)
+            if ramp_text is None:
+                continue
+            terms = [f for f in primary if f is not factor]
+            if terms:
+                self._report_term(node, terms[0], ramp_text)
+            elif collection is not None:
+                self._check_collection(collection[0], collection[1], ramp_text)
+            return
 
     def _target_words(self, node: cst.CSTNode) -> tuple[str, ...]:
         statement = self.context.enclosing_statement(node)

@@ -31,9 +31,20 @@ def possible_values(
     context: FileContext, expr: cst.BaseExpression, depth: int = MAX_DEPTH
 ) -> list[cst.BaseExpression]:
     """Expressions ``expr`` may evaluate to, followed through this file (at most 16)."""
+    key = None
+    if isinstance(expr, cst.Name):
+        # Flow-insensitive: every read of a name in one scope has the same values.
+        scope = context.semantics.enclosing_function(expr)
+        key = ("dataflow.values", scope, expr.value, depth)
+        cached = context.semantics.cache.get(key)
+        if cached is not None:
+            return cached
     found: list[cst.BaseExpression] = []
     _follow(context, expr, None, depth, found, set())
-    return found[:MAX_VALUES]
+    found = found[:MAX_VALUES]
+    if key is not None:
+        context.semantics.cache[key] = found
+    return found
 
 
 def _follow(context, expr, index, depth, found, seen) -> None:
@@ -157,6 +168,32 @@ def _record(table, target, value, index) -> None:
             for position, sub_target in enumerate(elements):
                 if isinstance(sub_target, cst.Name):
                     table.setdefault(sub_target.value, []).append((value, position))
+
+
+def assigned_values(context: FileContext, expr: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """One hop, no calls followed: what a name or ``self.<attr>`` is assigned in this file.
+
+    Cheap (cached tables only); for when a rule needs a hint, not every value.
+    """
+    if isinstance(expr, cst.Name):
+        scope = context.semantics.enclosing_function(expr)
+        while scope is not None:
+            assigned = scope_assignments(context, scope).get(expr.value)
+            if assigned:
+                return [value for value, _ in assigned]
+            if _parameter(scope, expr.value) is not None:
+                return []
+            scope = context.semantics.enclosing_function(scope)
+        return [
+            value for value, _ in scope_assignments(context, context.module).get(expr.value, [])
+        ]
+    if (
+        isinstance(expr, cst.Attribute)
+        and isinstance(expr.value, cst.Name)
+        and expr.value.value == "self"
+    ):
+        return [value for value, _ in _self_attribute_sources(context, expr) or []]
+    return []
 
 
 def _name_sources(context, name: cst.Name):
