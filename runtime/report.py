@@ -33,6 +33,21 @@ def _effect_label(claim_result) -> str:
     return "difference (harmful direction)"
 
 
+def _compact(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_compact(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_compact(v) for v in value) + "]"
+    if isinstance(value, float):
+        return fmt(value)
+    return str(value)
+
+
+def details_line(claim_result) -> str:
+    """The claim's extra numbers (``details``) on one line; empty when there are none."""
+    return "; ".join(f"{k} = {_compact(v)}" for k, v in claim_result.details.items())
+
+
 def verdict_counts(results) -> dict[str, int]:
     """How many claims got each verdict, over all rules."""
     counts = Counter(c.verdict for r in results for c in r.claims)
@@ -70,6 +85,8 @@ def render_text(results, meta: dict[str, Any]) -> str:
                 f"      per-seed {_effect_label(c)}: {_effects(c)}  (threshold {fmt(cl.threshold)})"
             )
             lines.append(f"      {c.reason}")
+            if c.details:
+                lines.append(f"      details: {details_line(c)}")
         for note in r.notes:
             lines.append(f"  note: {note}")
         lines.append("")
@@ -96,16 +113,17 @@ def _md_cell(text: str) -> str:
 def evidence_paragraph(r) -> str:
     """A short Markdown "Evidence" paragraph for one rule's docs page."""
     parts = [
-        f"Measured by `torchlint confirm {r.code}` on {r.device}, seeds {_seeds(r.seeds)}"
+        f"Measured by `torchlint confirm` ({r.code}) on {r.device}, seeds {_seeds(r.seeds)}"
         f"{' (--quick)' if r.quick else ''}, {r.wall_time_s:.1f} s. Task: {r.task}."
     ]
     if r.error:
         parts.append(f"The run failed: {r.error}.")
     for c in r.claims:
         cl = c.claim
+        scope = "deterministic probe" if len(c.buggy) == 1 else "per-seed"
         parts.append(
             f"**{cl.id}** ({cl.text}; {cl.metric}): buggy {_values(c.buggy)} vs fixed"
-            f" {_values(c.fixed)}, per-seed {_effect_label(c)} {_effects(c)}"
+            f" {_values(c.fixed)}, {scope} {_effect_label(c)} {_effects(c)}"
             f" (threshold {fmt(cl.threshold)}) — **{c.verdict}**."
         )
     return " ".join(parts)
@@ -155,6 +173,11 @@ def render_markdown(results, meta: dict[str, Any]) -> str:
                 + " |"
             )
         out.append("")
+        detailed = [c for c in r.claims if c.details]
+        if detailed:
+            out += ["Details:", ""]
+            out += [f"- {c.claim.id}: {details_line(c)}" for c in detailed]
+            out.append("")
         for note in r.notes:
             out += [f"Note: {note}", ""]
         out += ["**Evidence.** " + evidence_paragraph(r), ""]
