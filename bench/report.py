@@ -348,6 +348,11 @@ def render(data: dict, summary: dict, chart: str | None) -> str:
             "Bars marked “est.” were measured on the sample and scaled to the whole corpus "
             "(see [The sample](#the-sample)).*\n"
         )
+    if not data.get("complete", True):
+        out.append(
+            "> **Interrupted run:** the benchmark was stopped before its end; only the "
+            "commands shown below were measured, and a dash marks what was not.\n"
+        )
     if subset > 1:
         out.append(
             f"> **Development run:** only every {subset}th corpus file was used "
@@ -625,7 +630,7 @@ METHOD = """
 - **Wall:** from start to exit of the process. **CPU:** user + system seconds of the
   process and all its children (`wait4`), so a process pool counts in full.
 - **Peak RSS, all processes:** the largest sum of the resident set sizes of the
-  command and all its descendants, sampled from `/proc` every 50 ms; pages that
+  command and all its descendants, sampled from `/proc` every 200 ms; pages that
   forked workers share are counted once per process, so this is an upper bound.
   **Largest process:** `ru_maxrss` from `wait4`, the biggest single process (exact).
   The memory target is checked against the first, larger, number.
@@ -726,7 +731,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers-venv", type=Path, default=None)
     args = parser.parse_args(argv)
     data = json.loads(args.json_path.read_text(encoding="utf-8"))
-    write_report(data, args.out_dir or args.json_path.parent, args.peers_venv)
+    out_dir = args.out_dir or args.json_path.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_report(data, out_dir, args.peers_venv)
     return 0
 
 
