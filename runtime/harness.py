@@ -160,7 +160,7 @@ def reference_module(code: str):
     """Import the reference pair module for ``code`` (``TL001`` ... ``TL006``)."""
     if code not in RULE_CODES:
         raise HarnessError(f"no reference pair for {code!r}; known: {', '.join(RULE_CODES)}")
-    return importlib.import_module(f"torchlint.runtime.references.{code.lower()}")
+    return importlib.import_module(f"torchlint.runtime.reference_{code.lower()}")
 
 
 def select_device(torch, requested: str = "auto"):

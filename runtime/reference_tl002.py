@@ -10,7 +10,7 @@ saturation, is measured for the probes only (see the notes).
 
 from __future__ import annotations
 
-from torchlint.runtime.references._common import generator, twin
+from torchlint.runtime.reference_common import generator, twin
 from torchlint.runtime.stats import DIFFERENCE, HIGHER_IS_WORSE, RATIO, Claim
 
 CODE = "TL002"

@@ -8,7 +8,7 @@ the refine head's initial weights for each seed.
 
 from __future__ import annotations
 
-from torchlint.runtime.references._common import generator, mlp, twin
+from torchlint.runtime.reference_common import generator, mlp, twin
 from torchlint.runtime.stats import (
     DIFFERENCE,
     HIGHER_IS_WORSE,

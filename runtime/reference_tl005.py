@@ -11,7 +11,7 @@ start catch up in a way SGD's do not.
 
 from __future__ import annotations
 
-from torchlint.runtime.references._common import generator, grad_norm, mlp, twin
+from torchlint.runtime.reference_common import generator, grad_norm, mlp, twin
 from torchlint.runtime.stats import HIGHER_IS_WORSE, LOWER_IS_WORSE, RATIO, Claim
 
 CODE = "TL005"

@@ -1,4 +1,7 @@
-"""Small pieces the reference pairs share (seeding, tiny MLPs, norms)."""
+"""Small pieces the reference pairs (``reference_tl00N``) share: seeding, tiny MLPs, norms.
+
+The reference pairs live as modules of ``torchlint.runtime`` itself, not in a
+sub-package, so that the wheel carries them without a packaging change."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ batches: with the buggy term, with the fixed term, and with no term at all.
 
 from __future__ import annotations
 
-from torchlint.runtime.references._common import flat_params, generator, mlp, twin
+from torchlint.runtime.reference_common import flat_params, generator, mlp, twin
 from torchlint.runtime.stats import DIFFERENCE, HIGHER_IS_WORSE, LOWER_IS_WORSE, RATIO, Claim
 
 CODE = "TL003"

@@ -9,7 +9,7 @@ Task: regress 4 targets from 8 features with an MLP, Adam lr 3e-3 and
 
 from __future__ import annotations
 
-from torchlint.runtime.references._common import generator, mlp, twin
+from torchlint.runtime.reference_common import generator, mlp, twin
 from torchlint.runtime.stats import HIGHER_IS_WORSE, LOWER_IS_WORSE, RATIO, Claim
 
 CODE = "TL006"

@@ -9,7 +9,7 @@ value once (``g['lr'] = 2e-5`` under a once-guard), as the post-mortem's fix did
 
 from __future__ import annotations
 
-from torchlint.runtime.references._common import flat_params, generator, mlp, twin
+from torchlint.runtime.reference_common import flat_params, generator, mlp, twin
 from torchlint.runtime.stats import HIGHER_IS_WORSE, LOWER_IS_WORSE, RATIO, Claim
 
 CODE = "TL004"
