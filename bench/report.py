@@ -65,6 +65,7 @@ def summarize(data: dict) -> dict[str, dict]:
             "lines_per_s": lines[scope] / wall if wall > 0 else float("nan"),
             "output_lines": ok[-1].get("output_lines"),
             "load": statistics.median(r.get("load_before", 0.0) for r in ok),
+            "internal_errors": max((r.get("internal_errors", 0) for r in ok), default=0),
         }
     return summary
 
@@ -273,6 +274,8 @@ def measurement_rows(summary: dict, data: dict, scope: str, reference: str) -> l
         entry = summary[key]
         version = (data["tools"].get(_tool_of(step["label"])) or {}).get("version", "")
         failed = f" ({entry['failed_runs']} failed)" if entry["failed_runs"] else ""
+        if entry.get("internal_errors"):
+            failed += f" ({entry['internal_errors']} rule crashes, TL999)"
         rows.append(
             [
                 f"{step['label']}{failed}",
@@ -443,6 +446,7 @@ def render(data: dict, summary: dict, chart: str | None) -> str:
 
     out.append("## Findings parity\n")
     out.append(parity_section(data))
+    out.append(crash_section(summary))
     out.append(prefilter_section(data))
 
     out.append(METHOD)
@@ -602,6 +606,23 @@ def parity_section(data: dict) -> str:
         "nothing.\n\n"
         + _table(["Run", "Findings", "Identical to cold"], rows)
         + f"\n\nFindings by code (cold run): {codes or 'none'}.{vacuous}\n"
+    )
+
+
+def crash_section(summary: dict) -> str:
+    """Rules that crashed on corpus files (each crash is a TL999 finding for that file)."""
+    crashed = {
+        key.replace(" @ ", " on the "): entry["internal_errors"]
+        for key, entry in summary.items()
+        if entry.get("internal_errors")
+    }
+    if not crashed:
+        return "\nNo rule crashed on any file of the corpus (no TL999 finding).\n"
+    listed = "; ".join(f"{run}: {count}" for run, count in crashed.items())
+    return (
+        "\n**Rules crashed on some corpus files** (TL999 findings, exit status 2; the other "
+        f"rules and files went on, so the times stand): {listed}. The JSON of the run names "
+        "the files.\n"
     )
 
 
