@@ -25,7 +25,6 @@ from torchlint.semantics.words import identifier_words, is_epoch_word
 _PROGRESS_WORDS = frozenset(
     {
         "step",
-        "steps",
         "iter",
         "iteration",
         "it",
