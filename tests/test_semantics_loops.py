@@ -81,6 +81,12 @@ PER_BATCH = {
                     if epoch == 30:
                         optimizer.zero_grad()  # <-
     """,
+    "epoch_modulo_is_not_an_every_n_gate": """
+        def train(model, optimizer, train_loader, epoch):
+            for batch_idx, (data, target) in enumerate(train_loader):
+                if epoch % 10 == 0:
+                    optimizer.zero_grad()  # <-
+    """,
     "accumulation_gate_is_per_optimizer_step": """
         def train(model, optimizer, loader, accum_steps):
             for i, batch in enumerate(loader):

@@ -380,7 +380,7 @@ def _test_guard(test: cst.BaseExpression, counters, epoch_vars) -> str | None:
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         modulo = _find_modulo(test.expression)
         if modulo is not None:
-            return _modulo_kind(modulo)
+            return _modulo_kind(modulo, epoch_vars)
         return None
     if isinstance(test, cst.Comparison):
         sides = [test.left] + [c.comparator for c in test.comparisons]
@@ -390,7 +390,7 @@ def _test_guard(test: cst.BaseExpression, counters, epoch_vars) -> str | None:
         for side in sides:
             modulo = _find_modulo(side)
             if modulo is not None:
-                return _modulo_kind(modulo)
+                return _modulo_kind(modulo, epoch_vars)
         for side in sides:
             if _is_counter(side, counters, epoch_vars):
                 return "once"
@@ -409,7 +409,14 @@ def _find_modulo(expr: cst.BaseExpression) -> cst.BinaryOperation | None:
     return None
 
 
-def _modulo_kind(modulo: cst.BinaryOperation) -> str:
+def _modulo_kind(modulo: cst.BinaryOperation, epoch_vars: frozenset[str]) -> str | None:
+    dividend = _plain_names(modulo.left)
+    if dividend & epoch_vars or any(
+        is_epoch_word(w) for name in dividend for w in identifier_words(name)
+    ):
+        # `epoch % 10 == 0` inside the batch loop holds for every batch of
+        # every tenth epoch: not an every-N-steps gate.
+        return None
     divisor_words = expression_words(modulo.right)
     if divisor_words & _ACCUMULATION_WORDS:
         return "accumulation"
