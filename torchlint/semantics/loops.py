@@ -611,7 +611,7 @@ def _hook_answer(context: FileContext, fn: cst.FunctionDef) -> BatchAnswer | Non
         }
         if not base_words & _FRAMEWORK_BASE_WORDS:
             return None
-    return BatchAnswer(True, 0.9, f"`{name}`, which the framework calls once per batch")
+    return BatchAnswer(True, 0.9, f"`{name}`, which runs once per batch")
 
 
 def _callers_answer(context: FileContext, fn: cst.FunctionDef, depth: int, visiting) -> BatchAnswer:
