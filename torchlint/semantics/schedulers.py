@@ -273,8 +273,11 @@ def _classify_lambda(context, lr_lambda, name, kind) -> SchedulerKind:
             return kind(False, 0.8, "its lambda counts steps")
         param_is_epoch = any(is_epoch_word(w) for w in identifier_words(parameter))
         other_epoch_names = any(is_epoch_word(w) for w in words - set(identifier_words(parameter)))
-        if param_is_epoch and (other_epoch_names or _decays_per_call(context, bodies, parameter)):
-            return kind(True, 0.8, f"its lambda is a function of `{parameter}` in epochs")
+        if other_epoch_names:
+            # `lambda x: (1 - x / num_epochs) ** 0.9` reaches its end after num_epochs calls.
+            return kind(True, 0.8, "its lambda is scaled by an epoch count")
+        if param_is_epoch and _decays_per_call(context, bodies, parameter):
+            return kind(True, 0.8, f"its lambda decays once per `{parameter}`")
         return kind(False, 0.6, "its lambda has no visible time unit")
     return kind(False, 0.5, "its lambda is not visible")
 
