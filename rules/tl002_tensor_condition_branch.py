@@ -15,6 +15,7 @@ from torchlint.semantics.conditions import (
 )
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.differentiable import is_differentiable_context
+from torchlint.semantics.losses import name_words
 from torchlint.semantics.provenance import DETACHED, INPUT, UNKNOWN, value_sources
 from torchlint.semantics.tensors import tensor_confidence
 from torchlint.semantics.values import scope_of
@@ -24,15 +25,17 @@ class TensorConditionBranch(Rule):
     """Python `if`/`while`/`and`/`or`/`assert` decided by a tensor value in differentiable code.
 
     ## What it does
-    Flags Python control flow whose condition is a tensor value (`if
+    Flags Python control flow whose condition compares a tensor value (`if
     saturation < 0.1:`, `if torch.mean(a) < torch.mean(b):`, `x if t.max() >
-    1 else y`, `while err > tol:`) inside a module's `forward`, a loss
-    function, or a function or method of the same file that they call.
+    1 else y`, `while err > tol:`, also inside `and`/`or`/`not`) inside a
+    module's `forward`, a loss function, or a function or method of the same
+    file that they call.
     Shapes, `x.dim()`, `len(x)`, `x is None`, `self.training`, config flags,
     NumPy values and random draws are not tensor data. Guards that only
     protect the computation (NaN/inf checks, "no positives in this batch",
-    a branch that only raises or warns) are not flagged unless
-    `flag-guards = true`.
+    a branch that only raises or warns, an `assert`) are not flagged unless
+    `flag-guards = true`; neither are integer bookkeeping (position ids,
+    lengths, counts, `fn_id == 2` dispatch).
 
     ## Why is this bad?
     The branch is chosen per batch from the data, and no gradient flows
@@ -149,32 +152,6 @@ def contrast_loss(a, b):
     def visit_Assert(self, node: cst.Assert) -> None:
         self._check(node.test, node, None, "assert")
 
-    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
-        if self._inside_condition(node):
-            return
-        self._check(node, node, None, "and/or")
-
-    def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
-        if not isinstance(node.operator, cst.Not) or self._inside_condition(node):
-            return
-        self._check(node, node, None, "not")
-
-    def _inside_condition(self, node: cst.CSTNode) -> bool:
-        child = node
-        for ancestor in self.context.ancestors(node):
-            if (
-                isinstance(ancestor, (cst.If, cst.While, cst.IfExp, cst.Assert))
-                and getattr(ancestor, "test", None) is child
-            ):
-                return True
-            if isinstance(ancestor, (cst.BooleanOperation, cst.UnaryOperation)):
-                child = ancestor
-                continue
-            if not isinstance(ancestor, (cst.Comparison, cst.ComparisonTarget)):
-                return False
-            child = ancestor
-        return False
-
     def _check(
         self,
         test: cst.BaseExpression,
@@ -187,7 +164,11 @@ def contrast_loss(a, b):
         if scope is None:
             return
         atoms = list(condition_atoms(test))
-        deciding = [atom for atom in atoms if self._decided_by_tensor(atom, scope)]
+        deciding = [
+            atom
+            for atom in atoms
+            if not is_emptiness_check(atom) and self._decided_by_tensor(atom, scope)
+        ]
         if not deciding:
             return
         if not self.settings.get("flag-guards") and self._is_guard(test, atoms, statement, kind):
@@ -219,6 +200,8 @@ def contrast_loss(a, b):
         sides = [atom.left, *(t.comparator for t in atom.comparisons)]
         for side in sides:
             inner = read_back_tensor(side)
+            if _names_bookkeeping(inner):
+                continue
             if tensor_confidence(model, inner, scope) >= Confidence.MEDIUM:
                 sources = value_sources(model, inner, scope)
                 if sources & {INPUT, DETACHED, UNKNOWN}:
@@ -233,3 +216,44 @@ def contrast_loss(a, b):
         if all(is_emptiness_check(atom) for atom in atoms):
             return True
         return statement is not None and only_raises_or_warns(statement)
+
+
+# Words of values that count or index rather than measure: position ids, lengths.
+_BOOKKEEPING_WORDS = frozenset(
+    [
+        "id",
+        "ids",
+        "idx",
+        "index",
+        "indices",
+        "position",
+        "positions",
+        "len",
+        "length",
+        "lengths",
+        "seq",
+        "count",
+        "counts",
+        "num",
+        "n",
+        "step",
+        "steps",
+        "chunk",
+        "offset",
+    ]
+)
+
+
+def _names_bookkeeping(expr: cst.BaseExpression) -> bool:
+    """``seq_len``, ``token_indices[i] - start``, ``n_quantizers``: integer bookkeeping."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            if any(word in _BOOKKEEPING_WORDS for word in name_words(node.value)):
+                return True
+        elif isinstance(node, cst.BinaryOperation):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, cst.Subscript):
+            stack.append(node.value)
+    return False

@@ -203,8 +203,13 @@ class _Sources:
         qualified = self.model.qualified_name(func)
         if qualified is not None and qualified.startswith("torch."):
             last = qualified.rsplit(".", 1)[-1]
+            if last == "Parameter":
+                return frozenset({INPUT})
             if last in _FACTORIES:
-                return self._cut(self._union(args, scope, depth)) | {CONSTANT}
+                data = self._cut(self._union(args, scope, depth))
+                if _requires_grad(call) and DETACHED not in data:
+                    return frozenset({INPUT})  # a fresh leaf that training updates
+                return data | {CONSTANT}
             if last in _RANDOM:
                 return frozenset({RANDOM})
         if isinstance(func, cst.Attribute) and qualified is None:
@@ -238,3 +243,13 @@ class _Sources:
         if not found:
             return frozenset({UNKNOWN})
         return found
+
+
+def _requires_grad(call: cst.Call) -> bool:
+    return any(
+        arg.keyword is not None
+        and arg.keyword.value == "requires_grad"
+        and isinstance(arg.value, cst.Name)
+        and arg.value.value == "True"
+        for arg in call.args
+    )
