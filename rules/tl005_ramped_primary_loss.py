@@ -309,7 +309,7 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
                 comp = ancestor.for_in
                 while comp is not None:
                     candidates.append(comp.iter)
-                    candidates.extend(_membership_collection(c.search) for c in comp.ifs)
+                    candidates.extend(_membership_collection(c.test) for c in comp.ifs)
                     comp = comp.inner_for_in
             for candidate in candidates:
                 if candidate is None:
