@@ -26,8 +26,9 @@ class EpochSchedulerPerBatch(Rule):
     `CosineAnnealingLR` with `T_max` in epochs, `ReduceLROnPlateau`, a
     `LambdaLR` whose lambda reads the epoch) when the call runs once per
     batch: inside the loop over the data loader or training steps, in a
-    Lightning `training_step`, in a function called from there, or through a
-    Lightning scheduler config with `"interval": "step"`.
+    Lightning `training_step`, in a function called from there, through a
+    Lightning scheduler config with `"interval": "step"`, or handed to the HF
+    `Trainer(optimizers=(optimizer, scheduler))`, which steps it every step.
 
     Schedulers built for per-step use are not flagged: `OneCycleLR`,
     `CyclicLR`, `LambdaLR` warm-ups, HF `get_*_schedule_with_warmup`,
@@ -84,7 +85,7 @@ class EpochSchedulerPerBatch(Rule):
     fix_hint = (
         "call scheduler.step() once per epoch, after the batch loop, or size the schedule in steps"
     )
-    tokens = ("step", "interval")
+    tokens = ("step", "interval", "optimizers")
     valid = [
         """
 from torch.optim.lr_scheduler import StepLR
@@ -154,11 +155,17 @@ class Trainer:
         super().__init__(context, settings)
         self._step_calls: list[cst.Call] = []
         self._lightning_configs: list[cst.Dict] = []
+        self._trainer_calls: list[cst.Call] = []
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "step":
-            self._step_calls.append(node)
+        if isinstance(func, cst.Attribute):
+            if func.attr.value == "step":
+                self._step_calls.append(node)
+            elif func.attr.value.endswith("Trainer"):
+                self._trainer_calls.append(node)
+        elif isinstance(func, cst.Name) and func.value.endswith("Trainer"):
+            self._trainer_calls.append(node)
 
     def visit_Dict(self, node: cst.Dict) -> None:
         for element in node.elements:
@@ -171,6 +178,8 @@ class Trainer:
             self._check_step_call(call)
         for config in self._lightning_configs:
             self._check_lightning_config(config)
+        for call in self._trainer_calls:
+            self._check_hf_trainer(call)
 
     def _epoch_kinds(self, receiver: cst.BaseExpression) -> list[SchedulerKind]:
         kinds = []
@@ -205,6 +214,43 @@ class Trainer:
             "schedule in steps (e.g. `step_size=30 * len(loader)`), or use a per-step "
             "scheduler such as OneCycleLR.",
         )
+
+    def _check_hf_trainer(self, call: cst.Call) -> None:
+        """``Trainer(optimizers=(opt, StepLR(...)))``: HF steps the scheduler every step."""
+        if not self._is_hf_trainer(call):
+            return
+        pair = next(
+            (arg.value for arg in call.args if arg.keyword and arg.keyword.value == "optimizers"),
+            None,
+        )
+        if not isinstance(pair, (cst.Tuple, cst.List)) or len(pair.elements) != 2:
+            return
+        scheduler = pair.elements[1].value
+        kinds = self._epoch_kinds(scheduler)
+        if not kinds:
+            return
+        kind = kinds[0]
+        self.report(
+            scheduler,
+            f"the HF Trainer steps its scheduler after every optimizer step, but this "
+            f"{kind.name} is an epoch schedule ({kind.reason}): the learning rate decays about "
+            "len(loader) times too fast. Pass a per-step schedule "
+            "(`get_linear_schedule_with_warmup`, `lr_scheduler_type=...` in TrainingArguments), "
+            "or size this one in steps.",
+        )
+
+    def _is_hf_trainer(self, call: cst.Call) -> bool:
+        semantics = self.context.semantics
+        qualified = semantics.qualified_name(call.func) or ""
+        if qualified.startswith(("transformers.", "trl.")):
+            return True
+        if isinstance(call.func, cst.Name):
+            cls = semantics.classes.get(call.func.value)
+            if cls is not None:
+                return any(
+                    base.startswith(("transformers.", "trl.")) for base in semantics.base_names(cls)
+                )
+        return False
 
     def _check_lightning_config(self, config: cst.Dict) -> None:
         interval = None
