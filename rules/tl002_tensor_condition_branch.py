@@ -18,7 +18,7 @@ from torchlint.semantics.differentiable import is_differentiable_context
 from torchlint.semantics.losses import name_words
 from torchlint.semantics.provenance import DETACHED, INPUT, UNKNOWN, value_sources
 from torchlint.semantics.tensors import tensor_confidence
-from torchlint.semantics.values import scope_of
+from torchlint.semantics.values import lookup, scope_of
 
 
 class TensorConditionBranch(Rule):
@@ -200,8 +200,8 @@ def contrast_loss(a, b):
         sides = [atom.left, *(t.comparator for t in atom.comparisons)]
         for side in sides:
             inner = read_back_tensor(side)
-            if _names_bookkeeping(inner):
-                continue
+            if _names_bookkeeping(model, inner, scope, 0):
+                return False  # compared with an index or a length: bookkeeping
             if tensor_confidence(model, inner, scope) >= Confidence.MEDIUM:
                 sources = value_sources(model, inner, scope)
                 if sources & {INPUT, DETACHED, UNKNOWN}:
@@ -218,7 +218,7 @@ def contrast_loss(a, b):
         return statement is not None and only_raises_or_warns(statement)
 
 
-# Words of values that count or index rather than measure: position ids, lengths.
+# Words of values that count, index or measure the input's size rather than its content.
 _BOOKKEEPING_WORDS = frozenset(
     [
         "id",
@@ -240,18 +240,34 @@ _BOOKKEEPING_WORDS = frozenset(
         "steps",
         "chunk",
         "offset",
+        "size",
+        "sizes",
+        "height",
+        "width",
+        "shape",
     ]
 )
 
 
-def _names_bookkeeping(expr: cst.BaseExpression) -> bool:
-    """``seq_len``, ``token_indices[i] - start``, ``n_quantizers``: integer bookkeeping."""
+def _names_bookkeeping(model, expr: cst.BaseExpression, scope, depth: int) -> bool:
+    """``seq_len``, ``token_indices[i] - start``, ``width / height``: integer bookkeeping.
+
+    Names are read with the names their value was computed from (two steps back),
+    so ``ratio = orig_width / orig_height`` is bookkeeping too.
+    """
     stack = [expr]
     while stack:
         node = stack.pop()
         if isinstance(node, cst.Name):
             if any(word in _BOOKKEEPING_WORDS for word in name_words(node.value)):
                 return True
+            if depth < 2 and scope is not None:
+                bindings, found_scope = lookup(model, node.value, scope)
+                for binding in bindings:
+                    if binding.kind in ("assign", "unpack") and binding.value is not None:
+                        value_scope = found_scope.at(binding)
+                        if _names_bookkeeping(model, binding.value, value_scope, depth + 1):
+                            return True
         elif isinstance(node, cst.BinaryOperation):
             stack.extend((node.left, node.right))
         elif isinstance(node, cst.Subscript):

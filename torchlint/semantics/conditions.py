@@ -106,7 +106,10 @@ def _count_name(expr: cst.BaseExpression) -> bool:
 
 def _small_integer(expr: cst.BaseExpression) -> int | None:
     if isinstance(expr, cst.Integer):
-        return int(expr.value)
+        try:
+            return int(expr.evaluated_value)  # handles 0x4E00, 1_000
+        except ValueError:
+            return None
     if isinstance(expr, cst.Float):
         try:
             value = float(expr.value)

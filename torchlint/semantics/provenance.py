@@ -17,7 +17,7 @@ import libcst as cst
 
 from torchlint.semantics.callgraph import resolve_callee
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.values import Scope, lookup, scope_of, self_attribute
+from torchlint.semantics.values import Scope, flow_of, lookup, scope_of, self_attribute
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -186,7 +186,9 @@ class _Sources:
             value_scope = found_scope.at(binding)
             if binding.kind == "param":
                 result |= {INPUT}
-            elif binding.kind in ("assign", "unpack") and binding.value is not None:
+            elif binding.kind == "unpack" and binding.value is not None:
+                result |= self._element(binding.value, binding.index, value_scope, depth)
+            elif binding.kind == "assign" and binding.value is not None:
                 result |= self.of(binding.value, value_scope, depth)
             elif binding.kind == "augment":
                 result |= self._name(cst.Name(binding.name), value_scope, depth)
@@ -196,6 +198,25 @@ class _Sources:
             else:
                 result |= {UNKNOWN}
         return result
+
+    def _element(self, value, index, scope, depth) -> frozenset:
+        """Sources of element ``index`` of ``value``, through ``return (a, b, c)`` of this file."""
+        if isinstance(value, cst.Call) and index is not None:
+            callee = resolve_callee(self.model, value, scope)
+            if callee.kind in ("function", "method") and callee.function is not None:
+                result: frozenset = frozenset()
+                for statement, return_scope in flow_of(self.model, callee.function).returns:
+                    returned = statement.value
+                    if isinstance(returned, cst.Tuple) and index < len(returned.elements):
+                        element = returned.elements[index]
+                        if isinstance(element, cst.StarredElement):
+                            return frozenset({UNKNOWN})
+                        result |= self.of(element.value, return_scope, depth)
+                    else:
+                        return self.of(value, scope, depth)
+                if result:
+                    return result
+        return self.of(value, scope, depth)
 
     def _call(self, call, scope, depth) -> frozenset:
         func = call.func
