@@ -61,6 +61,11 @@ PER_BATCH = {
             while step < max_steps:
                 step += 1  # <-
     """,
+    "range_of_iterations_per_epoch": """
+        def train_epoch(model, data_iter, iters_per_epoch):
+            for i in range(iters_per_epoch):
+                batch = next(data_iter)  # <-
+    """,
     "while_true_next": """
         def train(model, it):
             while True:

@@ -41,7 +41,12 @@ from torchlint.context import FileContext
 from torchlint.semantics.calls import callee_last, calls_of
 from torchlint.semantics.model import iter_assignments
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.words import expression_words, identifier_words, is_epoch_word
+from torchlint.semantics.words import (
+    expression_names,
+    expression_words,
+    identifier_words,
+    is_epoch_word,
+)
 
 MAX_CALL_DEPTH = 4
 
@@ -149,7 +154,7 @@ _DATA_TARGET_WORDS = frozenset(
         "features",
     }
 )
-_DATASET_WORDS = frozenset({"dataset", "data", "trainset", "ds", "train", "stream"})
+_DATASET_WORDS = frozenset({"dataset", "data", "trainset", "ds", "train", "stream", "set"})
 # Variables compared with `==` that make a once-guard; epochs and stages are excluded.
 _COUNTER_WORDS = _STEP_WORDS | frozenset(
     {"i", "j", "idx", "index", "batch", "count", "counter", "global", "num", "n", "tick"}
@@ -256,6 +261,17 @@ def _unwrap_iterable(expr: cst.BaseExpression) -> list[cst.BaseExpression]:
     return result
 
 
+def _unit_words(expr: cst.CSTNode) -> set[str]:
+    """Words of the names in ``expr``, where ``iters_per_epoch`` counts steps, not epochs."""
+    words: set[str] = set()
+    for name in expression_names(expr):
+        name_words = identifier_words(name)
+        if "per" in name_words:
+            name_words = tuple(w for w in name_words if not is_epoch_word(w))
+        words.update(name_words)
+    return words
+
+
 def _is_loader_word(word: str) -> bool:
     return "loader" in word or word in ("dl", "batches", "minibatches", "prefetcher", "batcher")
 
@@ -268,7 +284,7 @@ def _iterable_kind(context: FileContext, expr: cst.BaseExpression, scope, hops: 
             words = set()
             for arg in expr.args:
                 if arg.keyword is None:
-                    words |= expression_words(arg.value)
+                    words |= _unit_words(arg.value)
             if any(is_epoch_word(w) for w in words):
                 return "epoch", 0.9
             if words & _STEP_WORDS or any(_is_loader_word(w) for w in words):
@@ -276,7 +292,7 @@ def _iterable_kind(context: FileContext, expr: cst.BaseExpression, scope, hops: 
             return None
         if last == "DataLoader":
             return "batch", 0.95
-    words = expression_words(expr)
+    words = _unit_words(expr)
     if any(is_epoch_word(w) for w in words):
         return "epoch", 0.8
     if any(_is_loader_word(w) for w in words):
@@ -314,13 +330,13 @@ def _classify_for(context: FileContext, loop: cst.For) -> LoopKind | None:
             return LoopKind("batch", confidence, f"the loop over `{describe}`", targets)
     if target_words & {"batch", "batches", "minibatch"} or targets & _STEP_TARGET_NAMES:
         return LoopKind("batch", 0.7, f"the loop over `{describe}`", targets)
-    if kinds and target_words & _DATA_TARGET_WORDS and len(target_names) > 1:
+    if kinds and target_words & _DATA_TARGET_WORDS:
         return LoopKind("batch", 0.6, f"the loop over `{describe}`", targets)
     return None
 
 
 def _classify_while(context: FileContext, loop: cst.While) -> LoopKind | None:
-    words = expression_words(loop.test)
+    words = _unit_words(loop.test)
     if any(is_epoch_word(w) for w in words):
         return LoopKind("epoch", 0.8, "", frozenset())
     if words & _STEP_WORDS:
