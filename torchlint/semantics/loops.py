@@ -154,7 +154,7 @@ _DATA_TARGET_WORDS = frozenset(
         "features",
     }
 )
-_DATASET_WORDS = frozenset({"dataset", "data", "trainset", "ds", "train", "stream", "set"})
+_DATASET_WORDS = frozenset({"dataset", "data", "trainset", "ds", "train", "stream"})
 # Variables compared with `==` that make a once-guard; epochs and stages are excluded.
 _COUNTER_WORDS = _STEP_WORDS | frozenset(
     {"i", "j", "idx", "index", "batch", "count", "counter", "global", "num", "n", "tick"}
