@@ -182,6 +182,9 @@ class _Sources:
         if not bindings:
             return frozenset({UNKNOWN})
         result: frozenset = frozenset()
+        if expr.value in _mutated_names(self.model, found_scope.flow):
+            # `margin = torch.zeros_like(p); margin[t] = p[t]`: filled in place later.
+            result |= {UNKNOWN}
         for binding in bindings:
             value_scope = found_scope.at(binding)
             if binding.kind == "param":
@@ -274,3 +277,35 @@ def _requires_grad(call: cst.Call) -> bool:
         and arg.value.value == "True"
         for arg in call.args
     )
+
+
+def _mutated_names(model, flow) -> frozenset:
+    """Names a function fills in place: ``x[i] = v``, ``x[i] += v``, ``x.copy_(v)``."""
+    key = ("mutated_names", flow.owner)
+    found = model.cache.get(key)
+    if found is not None:
+        return found
+    names = set()
+    for statement in flow.order_of:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            targets = []
+            if isinstance(small, cst.Assign):
+                targets = [target.target for target in small.targets]
+            elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+                targets = [small.target]
+            elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                func = small.value.func
+                if (
+                    isinstance(func, cst.Attribute)
+                    and func.attr.value.endswith("_")
+                    and isinstance(func.value, cst.Name)
+                ):
+                    names.add(func.value.value)
+            for target in targets:
+                if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+                    names.add(target.value.value)
+    found = frozenset(names)
+    model.cache[key] = found
+    return found
