@@ -40,12 +40,28 @@ def iter_children(node: cst.CSTNode):
     """Yield the non-trivia child nodes of ``node`` in field (mostly source) order."""
     for name in child_fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, (tuple, list)):
+        kind = type(value)
+        if kind is tuple or kind is list:
             for item in value:
-                if isinstance(item, cst.CSTNode):
+                if is_node_type(type(item)):
                     yield item
+        elif is_node_type(kind):
+            yield value
+
+
+_node_type_cache: dict[type, bool] = {}
+
+
+def is_node_type(kind: type) -> bool:
+    """``issubclass(kind, cst.CSTNode)``, cached.
+
+    libcst nodes are ABCs, and ``isinstance`` against an ABC costs about a
+    microsecond; the walk asks this for every field of every node.
+    """
+    known = _node_type_cache.get(kind)
+    if known is None:
+        known = _node_type_cache[kind] = issubclass(kind, cst.CSTNode)
+    return known
 
 
 Handler = Callable[[cst.CSTNode], None]
@@ -82,18 +98,29 @@ class Walker:
     def walk(self, node: cst.CSTNode, parent: cst.CSTNode | None = None) -> None:
         """Walk ``node`` and everything below it."""
         self._parents[node] = parent
-        name = type(node).__name__
+        kind = type(node)
+        name = kind.__name__
         handlers = self._visit.get(name)
         if handlers:
             self._call(handlers, node)
-        for field_name in child_fields(type(node)):
+        node_types = _node_type_cache
+        for field_name in child_fields(kind):
             value = getattr(node, field_name)
-            if isinstance(value, cst.CSTNode):
-                self.walk(value, node)
-            elif isinstance(value, (tuple, list)):
+            value_kind = type(value)
+            if value_kind is tuple or value_kind is list:
                 for item in value:
-                    if isinstance(item, cst.CSTNode):
+                    item_kind = type(item)
+                    is_node = node_types.get(item_kind)
+                    if is_node is None:
+                        is_node = is_node_type(item_kind)
+                    if is_node:
                         self.walk(item, node)
+            else:
+                is_node = node_types.get(value_kind)
+                if is_node is None:
+                    is_node = is_node_type(value_kind)
+                if is_node:
+                    self.walk(value, node)
         handlers = self._leave.get(name)
         if handlers:
             self._call(handlers, node)
