@@ -55,11 +55,15 @@ class ConstantLossReturn(Rule):
     ```
 
     ## Evidence
-    From the seed post-mortem (low-light enhancement): the `if/else`
-    version returning `torch.tensor(0.0)`/`torch.tensor(0.5)` gave the colour
-    term no gradient and the outputs stayed washed out (PSNR ~18-19 dB); the
-    smooth `exp` penalty let the model learn colour. A runtime measurement
-    will replace this text.
+    Measured by `torchlint confirm TL003 --device cpu` (CPU, x86_64, 2 cores, torch 2.13.0,
+    seeds 0-4, 5 buggy and 5 fixed runs; full output in [evidence.md](../evidence.md)). Buggy vs
+    fixed:
+
+    - **Confirmed**: the term has `requires_grad=False` (fixed: a graph).
+    - **Confirmed**: training with the term is bit-identical to training without it (max
+      parameter difference 0; fixed: 0.34-0.66), while it still adds 0.25 to the logged loss.
+    - **Confirmed**: the colour diversity the term should enforce ends at 0.035-0.042 vs
+      0.20-0.21 with the smooth penalty (4.8-5.6x weaker).
     """
 
     code = "TL003"

@@ -73,10 +73,13 @@ class EpochSchedulerPerBatch(Rule):
     use a per-step scheduler such as `OneCycleLR`.
 
     ## Evidence
-    From the post-mortems: an epoch-sized schedule advanced per batch drives
-    the learning rate to ~0 within the first epoch; the loss plateaus at its
-    early value and later epochs learn nothing.  The runtime harness will
-    report the measured learning rate and loss of the buggy and fixed loops.
+    Measured by `torchlint confirm TL006 --device cpu` (CPU, x86_64, 2 cores, torch 2.13.0,
+    seeds 0-4, 5 buggy and 5 fixed runs; full output in [evidence.md](../evidence.md)). Buggy vs
+    fixed:
+
+    - **Confirmed**: with `StepLR(step_size=3, gamma=0.1)` and 40 batches per epoch, the
+      learning rate after one epoch is 3e-16 (fixed: 3e-3).
+    - **Confirmed**: validation MSE after 8 epochs is 7.1-13.8x worse.
     """
 
     code = "TL006"
