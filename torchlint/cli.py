@@ -98,38 +98,10 @@ def main() -> None:
     hidden=True,
     help="Parse every file even when no rule can match its text (for testing).",
 )
-def check(
-    paths,
-    select,
-    extend_select,
-    ignore,
-    output_format,
-    exit_zero,
-    jobs,
-    no_cache,
-    config_file,
-    force_exclude,
-    statistics,
-    stdin_filename,
-    no_prefilter,
-):
+def check(**options) -> None:
     """Lint PATHS (files or folders; default '.', '-' for stdin)."""
     try:
-        code = _check(
-            paths=list(paths) or ["."],
-            select=_split_codes(select),
-            extend_select=_split_codes(extend_select),
-            ignore=_split_codes(ignore),
-            output_format=output_format,
-            exit_zero=exit_zero,
-            jobs=jobs,
-            use_cache=not no_cache,
-            config_file=config_file,
-            force_exclude=force_exclude,
-            statistics=statistics,
-            stdin_filename=stdin_filename,
-            use_prefilter=not no_prefilter,
-        )
+        code = _check(**options)
     except KeyboardInterrupt:
         code = EXIT_FAILURE
     sys.exit(code)
@@ -144,13 +116,17 @@ def _check(
     output_format,
     exit_zero,
     jobs,
-    use_cache,
+    no_cache,
     config_file,
     force_exclude,
     statistics,
     stdin_filename,
-    use_prefilter,
+    no_prefilter,
 ) -> int:
+    """Run ``torchlint check`` with the command line's options; returns the exit code."""
+    paths = list(paths) or ["."]
+    select, extend_select, ignore = map(_split_codes, (select, extend_select, ignore))
+    use_cache, use_prefilter = not no_cache, not no_prefilter
     from torchlint.config import ConfigError, load_settings
 
     reads_stdin = paths == ["-"]
