@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.rule import Rule
-from torchlint.semantics.calls import call_sites
+from torchlint.semantics.callgraph import calls_named
 from torchlint.semantics.dataflow import constant_number, possible_values
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.model import iter_assignments
@@ -282,7 +282,7 @@ def train(model, optimizer, loader, epochs):
             for assigned, value in iter_assignments(scope):
                 if _is_param_group_lr(assigned) and short in expression_names(value):
                     return True
-        for callee, calls in call_sites(self.context).items():
+        for callee, calls in calls_named(self.context.semantics).items():
             words = set(identifier_words(callee))
             if not (words & {"lr", "learning"}):
                 continue

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Union
 import libcst as cst
 
 from torchlint.semantics.callgraph import (
-    argument_for,
+    bound_argument,
     callee_function,
     callers,
     module_held_by,
@@ -301,7 +301,7 @@ class _BoundAnalysis:
             return None
         result = None
         for call, call_scope in sites:
-            argument = argument_for(call, fn, binding.name)
+            argument = bound_argument(self.model, call, fn, binding.name)
             if argument is None:
                 return None
             found = self.bound(argument, call_scope, depth)

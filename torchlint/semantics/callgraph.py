@@ -211,36 +211,158 @@ def callee_function(model: SemanticModel, callee: Callee) -> cst.FunctionDef | N
 
 
 def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
-    """Every call in the file with the scope it is evaluated in (built once per file)."""
+    """Every call in the file with the scope it is evaluated in, in source order.
+
+    The one call index of a file: built once (before or after the walk) and
+    kept in ``model.cache``; :func:`calls_named` and :func:`callers` are views
+    of it.
+    """
     found = model.cache.get("callgraph.call_sites")
     if found is not None:
         return found
     found = []
+    call_type = cst.Call
+    function_type = cst.FunctionDef
     module_flow = flow_of(model, None)
     stack: list[tuple] = [(model.module, module_flow, None)]
+    pop = stack.pop
+    push = stack.extend
     while stack:
-        node, flow, statement = stack.pop()
-        if isinstance(node, _STATEMENT_TYPES) and statement is not node:
-            if isinstance(node, cst.FunctionDef):
+        node, flow, statement = pop()
+        kind = type(node)
+        if statement is not node and _is_statement_type(kind):
+            if kind is function_type:
                 inner = flow_of(model, node)
+                items = []
                 for child in iter_children(node):
                     if child is node.body:
-                        stack.extend((c, inner, None) for c in _block(child))
+                        items.extend((c, inner, None) for c in _block(child))
                     else:
-                        stack.append((child, flow, node))
+                        items.append((child, flow, node))
+                push(reversed(items))
                 continue
             statement = node
-        if isinstance(node, cst.Call):
+        elif kind is call_type:
             found.append((node, flow.scope_at(statement)))
-        stack.extend((child, flow, statement) for child in iter_children(node))
+        push([(child, flow, statement) for child in iter_children(node)][::-1])
     model.cache["callgraph.call_sites"] = found
     return found
+
+
+_statement_type_cache: dict[type, bool] = {}
+
+
+def _is_statement_type(kind: type) -> bool:
+    known = _statement_type_cache.get(kind)
+    if known is None:
+        known = _statement_type_cache[kind] = issubclass(kind, _STATEMENT_TYPES)
+    return known
 
 
 def _block(body: cst.BaseSuite):
     if isinstance(body, cst.IndentedBlock):
         return list(body.body)
     return list(iter_children(body))
+
+
+def callee_last(call: cst.Call) -> str | None:
+    """The last name of the callee: ``get_loss`` for ``self.get_loss(x)``."""
+    func = call.func
+    kind = type(func)
+    if kind is cst.Name:
+        return func.value
+    if kind is cst.Attribute:
+        return func.attr.value
+    return None
+
+
+def calls_named(model: SemanticModel) -> dict[str, list[cst.Call]]:
+    """The calls of :func:`call_sites`, keyed by the callee's last name (source order)."""
+    table = model.cache.get("callgraph.calls_named")
+    if table is None:
+        table = {}
+        for call, _ in call_sites(model):
+            name = callee_last(call)
+            if name is not None:
+                table.setdefault(name, []).append(call)
+        model.cache["callgraph.calls_named"] = table
+    return table
+
+
+# Method names that `obj.<name>()` calls on many unrelated objects (`model.train()`,
+# `optimizer.step()`): a call by one of these names alone says nothing about which
+# class's method runs.
+_GENERIC_METHOD_NAMES = frozenset(
+    {
+        "train",
+        "eval",
+        "forward",
+        "step",
+        "update",
+        "run",
+        "fit",
+        "save",
+        "load",
+        "reset",
+        "close",
+        "get",
+        "set",
+        "apply",
+        "log",
+        "zero_grad",
+        "backward",
+        "to",
+        "cuda",
+        "cpu",
+        "state_dict",
+        "load_state_dict",
+        "append",
+        "extend",
+        "items",
+        "keys",
+        "values",
+        "copy",
+        "start",
+        "stop",
+        "call",
+        "__call__",
+    }
+)
+
+
+def calls_of(model: SemanticModel, fn: cst.FunctionDef) -> list[tuple[cst.Call, float]]:
+    """Calls of ``fn`` matched by name, each with how sure the match is (0..1).
+
+    Unlike :func:`callers` (which resolves each call through the values it
+    follows), this matches ``self.<name>(...)`` (sure), ``<anything>.<name>(...)``
+    (less sure) and ``<name>(...)``: looser, for the loop analysis.  Ask after
+    the walk (it uses the parent map to find the class of a method).
+    """
+    owner = model.class_of_method(fn)
+    named = calls_named(model)
+    found = []
+    if owner is not None and fn.name.value == "__init__":
+        # `Trainer(model, opt, sched)` runs `Trainer.__init__`.
+        for call in named.get(owner.name.value, ()):
+            if type(call.func) is cst.Name:
+                found.append((call, 0.9))
+        return found
+    for call in named.get(fn.name.value, ()):
+        func = call.func
+        if owner is None:
+            if type(func) is cst.Name:
+                found.append((call, 0.95))
+            continue
+        if type(func) is not cst.Attribute:
+            continue
+        receiver = func.value
+        is_self = type(receiver) is cst.Name and receiver.value in ("self", "cls")
+        is_super = type(receiver) is cst.Call and callee_last(receiver) == "super"
+        if is_self or is_super:
+            found.append((call, 0.9))
+        elif fn.name.value not in _GENERIC_METHOD_NAMES:
+            found.append((call, 0.7))
+    return found
 
 
 def callers(model: SemanticModel, fn: cst.FunctionDef) -> list[tuple[cst.Call, Scope]]:
@@ -256,27 +378,35 @@ def callers(model: SemanticModel, fn: cst.FunctionDef) -> list[tuple[cst.Call, S
     return table.get(fn, [])
 
 
-def argument_for(call: cst.Call, fn: cst.FunctionDef, param_name: str) -> cst.BaseExpression | None:
-    """The argument expression that ``call`` passes to parameter ``param_name`` of ``fn``.
+def bound_argument(
+    model: SemanticModel, call: cst.Call, fn: cst.FunctionDef, parameter: str
+) -> cst.BaseExpression | None:
+    """The argument expression ``call`` passes for ``fn``'s ``parameter``, if visible.
 
-    A ``self`` first parameter is not passed explicitly (method or module
-    call).  Unpacked ``*args``/``**kwargs`` arguments give no answer.
+    A ``self``/``cls`` first parameter is not passed explicitly when the
+    receiver is bound: a call through an attribute (``self.m(x)``,
+    ``obj.m(x)``), a constructor (``__init__``), or a module instance's
+    ``forward`` called by name.  Unpacked ``*args``/``**kwargs`` arguments
+    before the parameter give no answer.
     """
-    positional = [*fn.params.posonly_params, *fn.params.params]
-    if positional and positional[0].name.value in ("self", "cls"):
-        positional = positional[1:]
     for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == param_name:
+        if arg.keyword is not None and arg.keyword.value == parameter:
             return arg.value
-    names = [param.name.value for param in positional]
-    if param_name not in names:
+    names = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
+    if names and names[0] in ("self", "cls"):
+        bound_receiver = (
+            type(call.func) is not cst.Name
+            or fn.name.value == "__init__"
+            or owner_class(model, fn) is not None
+        )
+        if bound_receiver:
+            names = names[1:]
+    if parameter not in names:
         return None
-    position = names.index(param_name)
-    for index, arg in enumerate(call.args):
-        if arg.keyword is not None:
-            break
-        if arg.star:
-            return None
-        if index == position:
-            return arg.value
+    index = names.index(parameter)
+    positional = [arg for arg in call.args if arg.keyword is None]
+    if any(arg.star for arg in positional[: index + 1]):
+        return None
+    if index < len(positional):
+        return positional[index].value
     return None

@@ -18,8 +18,9 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.context import FileContext
-from torchlint.semantics.calls import bound_argument, call_sites, calls_of
+from torchlint.semantics.callgraph import bound_argument, calls_named, calls_of
 from torchlint.semantics.names import _bodies, dotted_name
+from torchlint.semantics.values import flow_of
 
 MAX_DEPTH = 6
 MAX_VALUES = 16
@@ -122,9 +123,11 @@ def scope_assignments(
 ) -> dict[str, list[tuple[cst.BaseExpression, int | None]]]:
     """``name -> [(value, tuple index or None)]`` for the plain names a scope assigns.
 
-    ``a, b = f()`` records ``(f(), 0)`` for ``a`` and ``(f(), 1)`` for ``b``;
-    ``a, b = x, y`` records ``x`` and ``y``.  Nested functions and classes
-    are not entered; ``for`` targets and ``with ... as`` are not assignments.
+    A view of the bindings of :func:`torchlint.semantics.values.flow_of`,
+    flow-insensitive: ``a, b = f()`` records ``(f(), 0)`` for ``a`` and
+    ``(f(), 1)`` for ``b``; ``a, b = x, y`` records ``x`` and ``y``.  Nested
+    functions and classes are not entered; ``for`` targets, ``with ... as``,
+    augmented assignments and parameters are not assignments.
     """
     cache = context.semantics.cache
     key = ("dataflow.assignments", scope)
@@ -132,42 +135,20 @@ def scope_assignments(
     if table is not None:
         return table
     table = {}
-    if isinstance(scope, cst.Module):
-        stack: list[cst.CSTNode] = list(reversed(scope.body))
-    elif isinstance(scope.body, cst.IndentedBlock):
-        stack = list(reversed(scope.body.body))
-    else:
-        stack = [cst.SimpleStatementLine(body=scope.body.body)]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.SimpleStatementLine):
-            for small in node.body:
-                if isinstance(small, cst.Assign):
-                    for target in small.targets:
-                        _record(table, target.target, small.value, None)
-                elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                    _record(table, small.target, small.value, None)
-            continue
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            continue
-        for body in _bodies(node):
-            stack.extend(reversed(body))
+    flow = flow_of(context.semantics, scope if type(scope) is cst.FunctionDef else None)
+    for name, bindings in flow.bindings.items():
+        pairs = [
+            (binding.value, binding.index)
+            for binding in bindings
+            if binding.kind in _ASSIGNMENT_KINDS and binding.value is not None
+        ]
+        if pairs:
+            table[name] = pairs
     cache[key] = table
     return table
 
 
-def _record(table, target, value, index) -> None:
-    if isinstance(target, cst.Name):
-        table.setdefault(target.value, []).append((value, index))
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        elements = [el.value for el in target.elements]
-        if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(elements):
-            for sub_target, sub_value in zip(elements, (el.value for el in value.elements)):
-                _record(table, sub_target, sub_value, None)
-        else:
-            for position, sub_target in enumerate(elements):
-                if isinstance(sub_target, cst.Name):
-                    table.setdefault(sub_target.value, []).append((value, position))
+_ASSIGNMENT_KINDS = frozenset({"assign", "unpack"})
 
 
 def assigned_values(context: FileContext, expr: cst.BaseExpression) -> list[cst.BaseExpression]:
@@ -220,8 +201,9 @@ def _parameter(fn: cst.FunctionDef, name: str) -> cst.Param | None:
 
 def _parameter_sources(context, fn, parameter: cst.Param):
     sources = []
-    for call, _ in calls_of(context, fn):
-        argument = bound_argument(call, fn, parameter.name.value)
+    model = context.semantics
+    for call, _ in calls_of(model, fn):
+        argument = bound_argument(model, call, fn, parameter.name.value)
         if argument is not None:
             sources.append((argument, None))
     if parameter.default is not None:
@@ -269,7 +251,7 @@ def argparse_default(context: FileContext, option: str) -> cst.BaseExpression | 
     if key in cache:
         return cache[key]
     found = None
-    for call in call_sites(context).get("add_argument", ()):
+    for call in calls_named(context.semantics).get("add_argument", ()):
         flags = []
         for arg in call.args:
             if arg.keyword is None and isinstance(arg.value, cst.SimpleString):
@@ -389,7 +371,6 @@ def _arithmetic(operator, left: float, right: float) -> float | None:
 
 
 __all__ = [
-    "call_sites",
     "constant_number",
     "function_returns",
     "possible_values",

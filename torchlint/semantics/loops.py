@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from torchlint.context import FileContext
-from torchlint.semantics.calls import callee_last, calls_of
+from torchlint.semantics.callgraph import callee_last, calls_of
 from torchlint.semantics.model import iter_assignments
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.words import (
@@ -633,7 +633,7 @@ def _hook_answer(context: FileContext, fn: cst.FunctionDef) -> BatchAnswer | Non
 def _callers_answer(context: FileContext, fn: cst.FunctionDef, depth: int, visiting) -> BatchAnswer:
     name = fn.name.value
     best = NOT_PER_BATCH
-    for call, weight in calls_of(context, fn):
+    for call, weight in calls_of(context.semantics, fn):
         caller = _node_answer(context, call, depth + 1, visiting)
         if caller.per_batch:
             confidence = caller.confidence * weight

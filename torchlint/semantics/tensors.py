@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Union
 import libcst as cst
 
 from torchlint.semantics.callgraph import (
-    argument_for,
+    bound_argument,
     callers,
     init_values,
     module_held_by,
@@ -607,7 +607,7 @@ class _TensorAnalysis:
             return NONE
         agreed = HIGH
         for call, call_scope in sites:
-            argument = argument_for(call, fn, name)
+            argument = bound_argument(self.model, call, fn, name)
             if argument is None:
                 return NONE
             agreed = min(agreed, self.confidence(argument, call_scope, depth))
