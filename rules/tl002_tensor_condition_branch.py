@@ -14,7 +14,7 @@ from torchlint.semantics.conditions import (
     read_back_tensor,
 )
 from torchlint.semantics.confidence import Confidence
-from torchlint.semantics.differentiable import is_differentiable_context
+from torchlint.semantics.differentiable import DIFFERENTIABLE_TOKENS, is_differentiable_context
 from torchlint.semantics.losses import name_words
 from torchlint.semantics.provenance import DETACHED, INPUT, UNKNOWN, value_sources
 from torchlint.semantics.tensors import tensor_confidence
@@ -86,7 +86,8 @@ class TensorConditionBranch(Rule):
     name = "tensor-condition-branch"
     summary = "Python control flow is decided by a tensor value inside differentiable code"
     fix_hint = "blend both outcomes with torch.where(cond, a, b) or a smooth weight"
-    tokens = ("if", "while", "assert", " and ", " or ", "not ")
+    # A condition, inside differentiable code.
+    tokens = (("if", "while", "assert", " and ", " or ", "not "), DIFFERENTIABLE_TOKENS)
     options = {
         "flag-guards": RuleOption(
             bool,
@@ -174,6 +175,10 @@ def contrast_loss(a, b):
         scope = scope_of(model, reached)
         if scope is None:
             return
+        # Whether the code is differentiated is known per function (cached);
+        # whether the condition reads a tensor follows values: ask it second.
+        if is_differentiable_context(model, reached) < Confidence.MEDIUM:
+            return
         atoms = list(condition_atoms(test))
         deciding = [
             atom
@@ -183,8 +188,6 @@ def contrast_loss(a, b):
         if not deciding:
             return
         if not self.settings.get("flag-guards") and self._is_guard(test, atoms, statement, kind):
-            return
-        if is_differentiable_context(model, reached) < Confidence.MEDIUM:
             return
         text = " ".join(self.context.module.code_for_node(deciding[0]).split())
         if len(text) > 50:

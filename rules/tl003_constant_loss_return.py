@@ -8,7 +8,7 @@ from torchlint.rule import Rule
 from torchlint.semantics.callgraph import call_sites, owner_class
 from torchlint.semantics.conditions import condition_atoms, is_emptiness_check, mentions_nan_check
 from torchlint.semantics.confidence import Confidence
-from torchlint.semantics.losses import backward_targets, is_loss_function
+from torchlint.semantics.losses import LOSS_TOKENS, backward_targets, is_loss_function
 from torchlint.semantics.provenance import carries_no_gradient
 from torchlint.semantics.tensors import tensor_confidence
 from torchlint.semantics.values import flow_of, lookup
@@ -70,7 +70,8 @@ class ConstantLossReturn(Rule):
     name = "constant-loss-return"
     summary = "a loss returns a tensor with no link to its inputs, so that path has no gradient"
     fix_hint = "compute the term from the inputs (a smooth penalty), or return pred.sum() * 0"
-    tokens = ("return", "backward")
+    # A loss function returning a value, or a `.backward()` call.
+    tokens = (("return", "backward"), LOSS_TOKENS)
     valid = [
         """
 import torch

@@ -38,14 +38,10 @@ class RuleSelection:
     use_prefilter: bool = True
 
     def applicable(self, source: str) -> list[type[Rule]]:
-        """Rules whose pre-filter tokens occur in ``source``."""
+        """Rules whose pre-filter (``Rule.tokens``) accepts ``source``; all without one."""
         if not self.use_prefilter:
             return list(self.rules)
-        return [
-            rule
-            for rule in self.rules
-            if not rule.tokens or any(token in source for token in rule.tokens)
-        ]
+        return [rule for rule in self.rules if rule.accepts(source)]
 
 
 def decode_source(data: bytes, path: str) -> tuple[str | None, Diagnostic | None]:

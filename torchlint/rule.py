@@ -53,8 +53,13 @@ class Rule:
     """Base class of every rule.
 
     Subclasses set the class attributes below and define visitor methods.
-    ``tokens`` is a cheap pre-filter: a file whose text contains none of
-    them cannot produce a finding for this rule and is not walked for it.
+    ``tokens`` is a cheap pre-filter on the file's text, and must be sound: a
+    file it rejects cannot produce a finding for this rule under the rule's
+    logic, and is not walked for it (nor parsed, when no rule accepts it).
+    It is either a tuple of substrings, any of which must occur
+    (``("sigmoid", "tanh")``), or a tuple of such tuples, each of which must
+    be satisfied (``(("if", "while"), ("forward", "loss"))``: a branch *and* a
+    differentiable function).  Empty means no pre-filter.
     """
 
     code: ClassVar[str] = ""
@@ -62,7 +67,7 @@ class Rule:
     summary: ClassVar[str] = ""
     fix_hint: ClassVar[str] = ""
     default_enabled: ClassVar[bool] = True
-    tokens: ClassVar[tuple[str, ...]] = ()
+    tokens: ClassVar[tuple[str, ...] | tuple[tuple[str, ...], ...]] = ()
     options: ClassVar[dict[str, RuleOption]] = {}
     valid: ClassVar[list[str]] = []
     invalid: ClassVar[list[str]] = []
@@ -84,6 +89,21 @@ class Rule:
                 fix_hint=self.fix_hint,
             )
         )
+
+    @classmethod
+    def token_groups(cls) -> tuple[tuple[str, ...], ...]:
+        """``tokens`` as all-of groups of any-of substrings (empty: accept every file)."""
+        tokens = cls.tokens
+        if not tokens:
+            return ()
+        if isinstance(tokens[0], str):
+            return (tokens,)
+        return tokens
+
+    @classmethod
+    def accepts(cls, source: str) -> bool:
+        """Whether the pre-filter lets ``source`` through (see ``tokens``)."""
+        return all(any(token in source for token in group) for group in cls.token_groups())
 
     # -- documentation ---------------------------------------------------
 

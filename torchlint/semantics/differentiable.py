@@ -17,7 +17,7 @@ import libcst as cst
 
 from torchlint.semantics.callgraph import call_sites, callee_function, owner_class, resolve_callee
 from torchlint.semantics.confidence import Confidence
-from torchlint.semantics.losses import is_loss_function, name_words
+from torchlint.semantics.losses import LOSS_TOKENS, is_loss_function, name_words
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -63,6 +63,9 @@ _DRIVER_WORDS = frozenset(
         "save",
     }
 )
+# Text a file must contain to hold differentiable code (``is_differentiable_context``
+# above NONE): a ``forward`` or a loss function is the root of every such function.
+DIFFERENTIABLE_TOKENS = ("forward", *LOSS_TOKENS)
 _NOT_DIFFERENTIABLE_BASES = re.compile(r"(^|\.)(Function|Metric|InplaceFunction)$")
 
 

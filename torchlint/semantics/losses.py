@@ -61,6 +61,10 @@ _NOT_A_LOSS_WORDS = frozenset(
         "has",
     }
 )
+# Text a file must contain to hold a loss function (``is_loss_function`` above NONE):
+# every spelling of the words above that ``name_words`` reads as a loss word, a
+# ``_Loss`` base, or ``backward`` (a function whose result reaches it).
+LOSS_TOKENS = ("loss", "Loss", "LOSS", "criterion", "Criterion", "CRITERION", "backward")
 _BACKWARD_FUNCTIONS = frozenset({"backward", "manual_backward"})
 _MAX_DEPTH = 8
 _FRAMEWORK_WORDS = frozenset(
