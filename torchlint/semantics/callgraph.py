@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from torchlint import walk as walk_module
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import Scope, flow_of, lookup, self_attribute
 from torchlint.walk import iter_children
@@ -226,11 +227,19 @@ def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
     module_flow = flow_of(model, None)
     stack: list[tuple] = [(model.module, module_flow, None)]
     pop = stack.pop
-    push = stack.extend
+    append = stack.append
+    # The walker's child enumeration, inlined: this runs once per node of the file.
+    node_types = walk_module._node_type_cache
+    is_node_type = walk_module.is_node_type
+    child_fields = walk_module.child_fields
+    statement_types = _statement_type_cache
     while stack:
         node, flow, statement = pop()
         kind = type(node)
-        if statement is not node and _is_statement_type(kind):
+        is_statement = statement_types.get(kind)
+        if is_statement is None:
+            is_statement = _is_statement_type(kind)
+        if is_statement and statement is not node:
             if kind is function_type:
                 inner = flow_of(model, node)
                 items = []
@@ -239,12 +248,31 @@ def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
                         items.extend((c, inner, None) for c in _block(child))
                     else:
                         items.append((child, flow, node))
-                push(reversed(items))
+                stack.extend(reversed(items))
                 continue
             statement = node
         elif kind is call_type:
             found.append((node, flow.scope_at(statement)))
-        push([(child, flow, statement) for child in iter_children(node)][::-1])
+        children = []
+        for field_name in child_fields(kind):
+            value = getattr(node, field_name)
+            value_kind = type(value)
+            if value_kind is tuple or value_kind is list:
+                for item in value:
+                    item_kind = type(item)
+                    is_node = node_types.get(item_kind)
+                    if is_node is None:
+                        is_node = is_node_type(item_kind)
+                    if is_node:
+                        children.append(item)
+            else:
+                is_node = node_types.get(value_kind)
+                if is_node is None:
+                    is_node = is_node_type(value_kind)
+                if is_node:
+                    children.append(value)
+        for child in reversed(children):
+            append((child, flow, statement))
     model.cache["callgraph.call_sites"] = found
     return found
 
