@@ -24,7 +24,8 @@ A gradient-accumulation gate (``if (i + 1) % accum_steps == 0``) still runs
 once per optimizer step, which for learning-rate purposes is per batch.
 
 The analysis is syntactic and reads names, so every answer carries a
-confidence: about 0.9 for a loop over a name like ``train_loader`` or a
+confidence on the scale of :mod:`torchlint.semantics.confidence` (0 to 1,
+``Confidence.HIGH`` being 0.9): about 0.9 for a loop over a name like ``train_loader`` or a
 ``DataLoader``, lower for a loop recognised only by its target
 (``for step, batch in enumerate(stream)``), and lower again for each call
 followed by method name alone.  Call after the walk (in ``leave_Module``):
