@@ -18,6 +18,7 @@ import libcst as cst
 from torchlint.semantics.callgraph import call_sites, callee_function, owner_class, resolve_callee
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.losses import LOSS_TOKENS, is_loss_function, name_words
+from torchlint.semantics.names import _bodies
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -130,6 +131,10 @@ def differentiable_functions(source: ModelLike) -> dict:
     found = model.cache.get("differentiable_functions")
     if found is not None:
         return found
+    if not any(differentiable_root(model, fn) for fn in every_function(model)):
+        # No root, nothing differentiated: the call graph is not needed.
+        model.cache["differentiable_functions"] = found = {}
+        return found
     callees: dict = {}
     for call, scope in call_sites(model):
         caller = scope.flow.function
@@ -164,6 +169,27 @@ def differentiable_functions(source: ModelLike) -> dict:
             found[target] = Confidence.MEDIUM
             pending.append(target)
     model.cache["differentiable_functions"] = found
+    return found
+
+
+def every_function(model: SemanticModel) -> list[cst.FunctionDef]:
+    """Every function of the file, nested ones included (statements only are scanned)."""
+    found = model.cache.get("every_function")
+    if found is not None:
+        return found
+    found = []
+    function_type = cst.FunctionDef
+    stack: list[cst.CSTNode] = [model.module]
+    while stack:
+        node = stack.pop()
+        if type(node) is function_type:
+            found.append(node)
+        for body in _bodies(node):
+            stack.extend(body)
+        for case in getattr(node, "cases", ()) or ():
+            if isinstance(case.body, cst.IndentedBlock):
+                stack.extend(case.body.body)
+    model.cache["every_function"] = found
     return found
 
 
