@@ -1,23 +1,72 @@
 """The rules of torchlint, one module per rule (installed as ``torchlint.rules``).
 
 Adding a rule: write ``rules/tlNNN_<name>.py`` with one :class:`~torchlint.rule.Rule`
-subclass, its fixtures in ``tests/fixtures/TLNNN/``, and add the class to ``RULES``.
+subclass, its fixtures in ``tests/fixtures/TLNNN/``, and add a line to ``RULE_INDEX``.
+
+The index names each rule without importing it: a run whose files are all
+answered by the cache, or skipped by the pre-filters, never imports libcst
+or a rule module (``tests/test_rule_definitions.py`` checks the index
+against the classes).
 """
 
 from __future__ import annotations
 
-from torchlint.rules.tl001_sigmoid_after_residual import SigmoidAfterResidual
-from torchlint.rules.tl002_tensor_condition_branch import TensorConditionBranch
-from torchlint.rules.tl003_constant_loss_return import ConstantLossReturn
-from torchlint.rules.tl004_lr_decay_per_batch import LrDecayPerBatch
-from torchlint.rules.tl005_ramped_primary_loss import RampedPrimaryLoss
-from torchlint.rules.tl006_epoch_scheduler_per_batch import EpochSchedulerPerBatch
+import importlib
+from typing import NamedTuple
 
-RULES: list = [
-    SigmoidAfterResidual,
-    TensorConditionBranch,
-    ConstantLossReturn,
-    LrDecayPerBatch,
-    RampedPrimaryLoss,
-    EpochSchedulerPerBatch,
-]
+
+class RuleEntry(NamedTuple):
+    """What is known of a rule before its module is imported."""
+
+    code: str
+    name: str
+    default_enabled: bool
+    module: str
+    class_name: str
+
+    def load(self):
+        """The rule class (imports its module)."""
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), self.class_name)
+
+
+RULE_INDEX: tuple[RuleEntry, ...] = (
+    RuleEntry(
+        "TL001",
+        "sigmoid-after-residual",
+        True,
+        "tl001_sigmoid_after_residual",
+        "SigmoidAfterResidual",
+    ),
+    RuleEntry(
+        "TL002",
+        "tensor-condition-branch",
+        True,
+        "tl002_tensor_condition_branch",
+        "TensorConditionBranch",
+    ),
+    RuleEntry(
+        "TL003",
+        "constant-loss-return",
+        True,
+        "tl003_constant_loss_return",
+        "ConstantLossReturn",
+    ),
+    RuleEntry("TL004", "lr-decay-per-batch", True, "tl004_lr_decay_per_batch", "LrDecayPerBatch"),
+    RuleEntry(
+        "TL005", "ramped-primary-loss", True, "tl005_ramped_primary_loss", "RampedPrimaryLoss"
+    ),
+    RuleEntry(
+        "TL006",
+        "epoch-scheduler-per-batch",
+        True,
+        "tl006_epoch_scheduler_per_batch",
+        "EpochSchedulerPerBatch",
+    ),
+)
+
+
+def __getattr__(name: str):
+    # `RULES` (the classes) is built on first use, so importing this package is cheap.
+    if name == "RULES":
+        return [entry.load() for entry in RULE_INDEX]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,6 +39,7 @@ class DetachedLossTerm(Rule):
 def known_rules(monkeypatch):
     rules = (SigmoidAfterResidual, ZeroLearningRate, DetachedLossTerm)
     monkeypatch.setattr(torchlint.registry, "all_rules", lambda: rules)
+    monkeypatch.setattr(torchlint.registry, "rule_index", lambda: rules)
 
 
 @pytest.fixture

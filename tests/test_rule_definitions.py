@@ -32,3 +32,37 @@ def test_valid_examples_stay_quiet(rule) -> None:
     for example in rule.valid:
         found = check_source(example, "ex.py", RuleSelection((rule,), {}))
         assert not found, f"{rule.code} flagged a valid example: {found}\n{example}"
+
+
+def test_rule_index_matches_the_classes() -> None:
+    from torchlint.registry import rule_index
+
+    for entry, rule in zip(rule_index(), RULES):
+        assert (entry.code, entry.name, entry.default_enabled) == (
+            rule.code,
+            rule.name,
+            rule.default_enabled,
+        )
+    assert len(rule_index()) == len(RULES)
+
+
+def test_a_fully_cached_run_imports_neither_libcst_nor_rules(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "train.py").write_text("import torch\nx = torch.zeros(3)\n", encoding="utf-8")
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['torchlint', 'check', '.']\n"
+        "try:\n"
+        "    runpy.run_module('torchlint', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = [m for m in sys.modules if m == 'libcst' or m.startswith('torchlint.rules.tl')]\n"
+        "print('LOADED', loaded)\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, check=True, capture_output=True)
+    warm = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, check=True, capture_output=True, text=True
+    )
+    assert "LOADED []" in warm.stdout, warm.stdout

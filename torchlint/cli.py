@@ -147,11 +147,10 @@ def _check(
         return EXIT_FAILURE
 
     from torchlint.discovery import discover, is_excluded, is_per_file_ignored
-    from torchlint.registry import all_rules
+    from torchlint.registry import rule_index
     from torchlint.runner import CheckJob, check_files
 
-    rules = all_rules()
-    codes = settings.enabled_codes(rules)
+    codes = settings.enabled_codes(rule_index())
     cache_dir = None
     if use_cache and not reads_stdin:
         cache_dir = str(settings.cache_dir or settings.root / ".torchlint_cache")

@@ -288,18 +288,18 @@ def _type_names(types: tuple[type, ...]) -> str:
 
 
 def _known_codes() -> list[str]:
-    from torchlint.registry import all_rules
+    from torchlint.registry import rule_index
 
-    return [rule.code for rule in all_rules()]
+    return [rule.code for rule in rule_index()]
 
 
 def _check_selector(selector: str, codes: list[str], section: str, key: str) -> None:
     """A selector must be ``ALL``, ``TL`` or a prefix of a registered rule code."""
     if selector in ("ALL", "TL") or any(code.startswith(selector) for code in codes):
         return
-    from torchlint.registry import all_rules
+    from torchlint.registry import rule_index
 
-    names = {rule.name: rule.code for rule in all_rules()}
+    names = {rule.name: rule.code for rule in rule_index()}
     if selector in names:
         raise ConfigError(
             f"{section} {key!r}: {selector!r} is a rule name; use its code {names[selector]!r}"

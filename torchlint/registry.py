@@ -1,18 +1,30 @@
-"""The list of rules torchlint knows, in code order."""
+"""The list of rules torchlint knows, in code order.
+
+``rule_index()`` answers codes, names and defaults without importing any
+rule (or libcst); ``all_rules()`` imports the rule classes.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from torchlint.rule import Rule
+if TYPE_CHECKING:
+    from torchlint.rule import Rule
+    from torchlint.rules import RuleEntry
+
+
+def rule_index() -> tuple[RuleEntry, ...]:
+    """Code, name, default and location of every rule, sorted by code; imports nothing."""
+    from torchlint.rules import RULE_INDEX
+
+    return tuple(sorted(RULE_INDEX, key=lambda entry: entry.code))
 
 
 @lru_cache(maxsize=1)
 def all_rules() -> tuple[type[Rule], ...]:
     """Every rule class, sorted by code."""
-    from torchlint.rules import RULES
-
-    return tuple(sorted(RULES, key=lambda rule: rule.code))
+    return tuple(entry.load() for entry in rule_index())
 
 
 def rules_by_code() -> dict[str, type[Rule]]:
@@ -20,10 +32,16 @@ def rules_by_code() -> dict[str, type[Rule]]:
     return {rule.code: rule for rule in all_rules()}
 
 
+def load_rules(codes) -> tuple[type[Rule], ...]:
+    """The classes of just these rules, in the order given."""
+    entries = {entry.code: entry for entry in rule_index()}
+    return tuple(entries[code].load() for code in codes)
+
+
 def find_rule(code_or_name: str) -> type[Rule] | None:
     """The rule with this code (``TL001``) or name (``sigmoid-after-residual``)."""
     wanted = code_or_name.strip()
-    for rule in all_rules():
-        if rule.code == wanted.upper() or rule.name == wanted.lower():
-            return rule
+    for entry in rule_index():
+        if entry.code == wanted.upper() or entry.name == wanted.lower():
+            return entry.load()
     return None

@@ -33,12 +33,9 @@ class CheckJob:
     fingerprint: str
 
     def selection(self) -> RuleSelection:
-        from torchlint.registry import rules_by_code
+        from torchlint.registry import load_rules
 
-        by_code = rules_by_code()
-        return RuleSelection(
-            tuple(by_code[code] for code in self.codes), self.options, self.use_prefilter
-        )
+        return RuleSelection(load_rules(self.codes), self.options, self.use_prefilter)
 
 
 def default_jobs() -> int:
@@ -120,9 +117,10 @@ def check_files(
             pending.append((display, real))
 
     jobs = jobs or default_jobs()
+    outcomes: list[tuple] = []
     if jobs > 1 and len(pending) >= _MIN_FILES_FOR_POOL:
         outcomes = _run_pool(pending, job, jobs)
-    else:
+    elif pending:
         selection = job.selection()
         entries = _open_entries(job) if cache is not None else None
         outcomes = [_check_one(display, real, selection, entries) for display, real in pending]
