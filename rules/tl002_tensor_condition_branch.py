@@ -172,12 +172,12 @@ def contrast_loss(a, b):
         kind: str,
     ) -> None:
         model = self.context.semantics
-        scope = scope_of(model, reached)
-        if scope is None:
-            return
         # Whether the code is differentiated is known per function (cached);
         # whether the condition reads a tensor follows values: ask it second.
         if is_differentiable_context(model, reached) < Confidence.MEDIUM:
+            return
+        scope = scope_of(model, reached)
+        if scope is None:
             return
         atoms = list(condition_atoms(test))
         deciding = [

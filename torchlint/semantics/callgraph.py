@@ -19,7 +19,7 @@ import libcst as cst
 
 from torchlint import walk as walk_module
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.values import Scope, flow_of, lookup, self_attribute
+from torchlint.semantics.values import Flow, Scope, flow_of, lookup, self_attribute
 from torchlint.walk import iter_children
 
 if TYPE_CHECKING:
@@ -224,36 +224,33 @@ def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
     found = []
     call_type = cst.Call
     function_type = cst.FunctionDef
-    module_flow = flow_of(model, None)
-    stack: list[tuple] = [(model.module, module_flow, None)]
-    pop = stack.pop
-    append = stack.append
-    # The walker's child enumeration, inlined: this runs once per node of the file.
+    # The walker's child enumeration, inlined and recursive like the walk: this
+    # runs once per node of the file.
     node_types = walk_module._node_type_cache
     is_node_type = walk_module.is_node_type
     child_fields = walk_module.child_fields
     statement_types = _statement_type_cache
-    while stack:
-        node, flow, statement = pop()
+    leaves = _LEAF_TYPES
+
+    def visit(node, flow: Flow, statement) -> None:
         kind = type(node)
         is_statement = statement_types.get(kind)
         if is_statement is None:
             is_statement = _is_statement_type(kind)
-        if is_statement and statement is not node:
+        if is_statement:
             if kind is function_type:
                 inner = flow_of(model, node)
-                items = []
+                body = node.body
                 for child in iter_children(node):
-                    if child is node.body:
-                        items.extend((c, inner, None) for c in _block(child))
+                    if child is body:
+                        for inner_child in _block(child):
+                            visit(inner_child, inner, None)
                     else:
-                        items.append((child, flow, node))
-                stack.extend(reversed(items))
-                continue
+                        visit(child, flow, node)
+                return
             statement = node
         elif kind is call_type:
             found.append((node, flow.scope_at(statement)))
-        children = []
         for field_name in child_fields(kind):
             value = getattr(node, field_name)
             value_kind = type(value)
@@ -263,21 +260,36 @@ def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
                     is_node = node_types.get(item_kind)
                     if is_node is None:
                         is_node = is_node_type(item_kind)
-                    if is_node:
-                        children.append(item)
+                    if is_node and item_kind not in leaves:
+                        visit(item, flow, statement)
             else:
                 is_node = node_types.get(value_kind)
                 if is_node is None:
                     is_node = is_node_type(value_kind)
-                if is_node:
-                    children.append(value)
-        for child in reversed(children):
-            append((child, flow, statement))
+                if is_node and value_kind not in leaves:
+                    visit(value, flow, statement)
+
+    visit(model.module, flow_of(model, None), None)
     model.cache["callgraph.call_sites"] = found
     return found
 
 
 _statement_type_cache: dict[type, bool] = {}
+
+# Nodes that never hold a call: names, literals and operators (most of a file's
+# nodes); the call index does not enter them.
+_LEAF_TYPES = frozenset(
+    {cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis}
+    | {
+        kind
+        for kind in vars(cst).values()
+        if isinstance(kind, type)
+        and issubclass(
+            kind,
+            (cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp),
+        )
+    }
+)
 
 
 def _is_statement_type(kind: type) -> bool:

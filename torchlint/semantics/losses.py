@@ -136,20 +136,22 @@ def is_loss_function(source: ModelLike, fn: cst.FunctionDef) -> Confidence:
     cached = model.cache.get(key)
     if cached is not None:
         return cached
+    # Names first: they are cheap, and reading the returns builds the flow of `fn`.
+    cls = owner_class(model, fn)
+    if fn.name.value in ("forward", "__call__") and cls is not None:
+        named = is_loss_class(model, cls)
+    else:
+        named = is_loss_name(fn.name.value)
     result = Confidence.NONE
-    if _returns_a_value(model, fn):
-        cls = owner_class(model, fn)
-        if fn.name.value in ("forward", "__call__") and cls is not None:
-            if is_loss_class(model, cls):
-                result = Confidence.HIGH
-        elif is_loss_name(fn.name.value):
+    if named:
+        if _returns_a_value(model, fn):
             result = Confidence.HIGH
-        if (
-            result == Confidence.NONE
-            and fn in functions_reaching_backward(model)
-            and _returns_a_tensor(model, fn)
-        ):
-            result = Confidence.MEDIUM
+    elif (
+        fn in functions_reaching_backward(model)
+        and _returns_a_value(model, fn)
+        and _returns_a_tensor(model, fn)
+    ):
+        result = Confidence.MEDIUM
     model.cache[key] = result
     return result
 
