@@ -221,6 +221,10 @@ def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
     found = model.cache.get("callgraph.call_sites")
     if found is not None:
         return found
+    if _walk_is_complete(model):
+        found = _call_sites_from_parents(model)
+        model.cache["callgraph.call_sites"] = found
+        return found
     found = []
     call_type = cst.Call
     function_type = cst.FunctionDef
@@ -271,6 +275,53 @@ def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
 
     visit(model.module, flow_of(model, None), None)
     model.cache["callgraph.call_sites"] = found
+    return found
+
+
+def _walk_is_complete(model: SemanticModel) -> bool:
+    """Whether the walk has reached every node (its last node, in walk order, is known)."""
+    parents = model.context.parents
+    node = model.module
+    while True:
+        if node not in parents:
+            return False
+        children = list(iter_children(node))
+        if not children:
+            return True
+        node = children[-1]
+
+
+def _call_sites_from_parents(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
+    """The call index read off the parent map of a finished walk (same calls, same order).
+
+    A call's statement is its innermost statement; its flow is that of the
+    function around that statement, except in a ``def`` header (decorators,
+    defaults, annotations), which is evaluated where the ``def`` stands.
+    """
+    parents = model.context.parents
+    call_type = cst.Call
+    function_type = cst.FunctionDef
+    statement_types = _statement_type_cache
+    found = []
+    for node in parents:
+        if type(node) is not call_type:
+            continue
+        statement = None
+        owner = None
+        ancestor = parents[node]
+        while ancestor is not None:
+            kind = type(ancestor)
+            if statement is None:
+                is_statement = statement_types.get(kind)
+                if is_statement is None:
+                    is_statement = _is_statement_type(kind)
+                if is_statement:
+                    statement = ancestor
+            elif kind is function_type:
+                owner = ancestor
+                break
+            ancestor = parents[ancestor]
+        found.append((node, flow_of(model, owner).scope_at(statement)))
     return found
 
 
