@@ -152,17 +152,27 @@ def contrast_loss(a, b):
 
     # Each visitor passes the node the walk has reached (its children are not
     # in the parent map yet), which places the condition in its function.
+    def __init__(self, context, settings=None) -> None:
+        super().__init__(context, settings)
+        self._conditions: list[tuple] = []
+
     def visit_If(self, node: cst.If) -> None:
-        self._check(node.test, node, node, "if")
+        self._conditions.append((node.test, node, node, "if"))
 
     def visit_While(self, node: cst.While) -> None:
-        self._check(node.test, node, node, "while")
+        self._conditions.append((node.test, node, node, "while"))
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
-        self._check(node.test, node, None, "conditional expression")
+        self._conditions.append((node.test, node, None, "conditional expression"))
 
     def visit_Assert(self, node: cst.Assert) -> None:
-        self._check(node.test, node, None, "assert")
+        self._conditions.append((node.test, node, None, "assert"))
+
+    def leave_Module(self, node: cst.Module) -> None:
+        # Decided after the walk, when the call index (which functions are
+        # differentiated) is read off the parent map instead of a second walk.
+        for test, reached, statement, kind in self._conditions:
+            self._check(test, reached, statement, kind)
 
     def _check(
         self,

@@ -118,7 +118,16 @@ def train(model, x, y, opt):
 """,
     ]
 
+    def __init__(self, context, settings=None) -> None:
+        super().__init__(context, settings)
+        self._functions: list[cst.FunctionDef] = []
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        # Decided after the walk, when the call index (which functions reach
+        # `.backward()`) is read off the parent map instead of a second walk.
+        self._functions.append(node)
+
+    def _check_function(self, node: cst.FunctionDef) -> None:
         model = self.context.semantics
         if is_loss_function(model, node) < Confidence.MEDIUM:
             return
@@ -145,6 +154,8 @@ def train(model, x, y, opt):
                 self._report(statement.value, self._loss_name(node), every_path)
 
     def leave_Module(self, node: cst.Module) -> None:
+        for function in self._functions:
+            self._check_function(function)
         model = self.context.semantics
         if ".backward(" not in self.context.source:
             return
