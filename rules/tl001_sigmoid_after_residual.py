@@ -167,6 +167,12 @@ def refine(feat, logits, offset):
 """,
     ]
 
+    def __init__(self, context, settings=None) -> None:
+        super().__init__(context, settings)
+        # A squashing module is built by naming its class (`nn.Sigmoid()`, or an
+        # import of it): without one of those names in the text, no callee holds one.
+        self._may_hold_squash_module = any(name in context.source for name in _SQUASH_MODULES)
+
     def visit_Call(self, node: cst.Call) -> None:
         squash, argument = self._squash(node)
         if squash is None or argument is None:
@@ -209,7 +215,9 @@ def refine(feat, logits, offset):
             return _SQUASH_FUNCTIONS[qualified], first
         if first is None or qualified is not None:
             return None, None
-        if not isinstance(func, (cst.Call, cst.Attribute, cst.Name)):
+        if not self._may_hold_squash_module or not isinstance(
+            func, (cst.Call, cst.Attribute, cst.Name)
+        ):
             return None, None
         scope = scope_of(model, call)
         held = (
