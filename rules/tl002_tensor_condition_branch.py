@@ -182,19 +182,20 @@ def contrast_loss(a, b):
         kind: str,
     ) -> None:
         model = self.context.semantics
-        # Whether the code is differentiated is known per function (cached);
-        # whether the condition reads a tensor follows values: ask it second.
+        # Cheapest first: the shape of the condition, then whether the code is
+        # differentiated (per function, cached), then following values to tensors.
+        atoms = list(condition_atoms(test))
+        candidates = [
+            atom for atom in atoms if not is_emptiness_check(atom) and _compared_sides(atom)
+        ]
+        if not candidates:
+            return
         if is_differentiable_context(model, reached) < Confidence.MEDIUM:
             return
         scope = scope_of(model, reached)
         if scope is None:
             return
-        atoms = list(condition_atoms(test))
-        deciding = [
-            atom
-            for atom in atoms
-            if not is_emptiness_check(atom) and self._decided_by_tensor(atom, scope)
-        ]
+        deciding = [atom for atom in candidates if self._decided_by_tensor(atom, scope)]
         if not deciding:
             return
         if not self.settings.get("flag-guards") and self._is_guard(test, atoms, statement, kind):
@@ -213,16 +214,7 @@ def contrast_loss(a, b):
 
     def _decided_by_tensor(self, atom: cst.BaseExpression, scope) -> bool:
         model = self.context.semantics
-        # A bare value (`if cache:`, `x or {}`) is a flag or a None check in real code; a
-        # tensor decides a branch through a comparison (`if saturation < 0.1:`).
-        if not isinstance(atom, cst.Comparison) or is_categorical_or_size_check(atom):
-            return False
-        if any(
-            isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for t in atom.comparisons
-        ):
-            return False
-        sides = [atom.left, *(t.comparator for t in atom.comparisons)]
-        for side in sides:
+        for side in _compared_sides(atom):
             inner = read_back_tensor(side)
             if _names_bookkeeping(model, inner, scope, 0):
                 return False  # compared with an index or a length: bookkeeping
@@ -240,6 +232,19 @@ def contrast_loss(a, b):
         if all(is_emptiness_check(atom) for atom in atoms):
             return True
         return statement is not None and only_raises_or_warns(statement)
+
+
+def _compared_sides(atom: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The operands of a comparison that could let a tensor decide (empty if none can)."""
+    # A bare value (`if cache:`, `x or {}`) is a flag or a None check in real code; a
+    # tensor decides a branch through a comparison (`if saturation < 0.1:`).
+    if not isinstance(atom, cst.Comparison) or is_categorical_or_size_check(atom):
+        return []
+    if any(
+        isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for t in atom.comparisons
+    ):
+        return []
+    return [atom.left, *(t.comparator for t in atom.comparisons)]
 
 
 # Words of values that count, index or measure the input's size rather than its content.
