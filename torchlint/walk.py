@@ -64,6 +64,22 @@ def is_node_type(kind: type) -> bool:
     return known
 
 
+# Nodes with no child nodes worth visiting: names, literals and operators, most of
+# a file's nodes.  The walk records their parent without entering them (when no
+# rule has a handler for them), and the call index skips them.
+LEAF_TYPES = frozenset(
+    {cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis}
+    | {
+        kind
+        for kind in vars(cst).values()
+        if isinstance(kind, type)
+        and issubclass(
+            kind,
+            (cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp),
+        )
+    }
+)
+
 Handler = Callable[[cst.CSTNode], None]
 
 
@@ -87,6 +103,9 @@ class Walker:
         self._leave = leave
         self._parents = parents
         self._on_error = on_error
+        self._leaves = frozenset(
+            kind for kind in LEAF_TYPES if kind.__name__ not in visit and kind.__name__ not in leave
+        )
 
     def _call(self, handlers: list[Handler], node: cst.CSTNode) -> None:
         for handler in list(handlers):
@@ -104,17 +123,24 @@ class Walker:
         if handlers:
             self._call(handlers, node)
         node_types = _node_type_cache
+        leaves = self._leaves
+        parents = self._parents
         for field_name in child_fields(kind):
             value = getattr(node, field_name)
             value_kind = type(value)
             if value_kind is tuple or value_kind is list:
                 for item in value:
                     item_kind = type(item)
+                    if item_kind in leaves:
+                        parents[item] = node
+                        continue
                     is_node = node_types.get(item_kind)
                     if is_node is None:
                         is_node = is_node_type(item_kind)
                     if is_node:
                         self.walk(item, node)
+            elif value_kind in leaves:
+                parents[value] = node
             else:
                 is_node = node_types.get(value_kind)
                 if is_node is None:

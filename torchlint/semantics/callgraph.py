@@ -234,7 +234,7 @@ def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
     is_node_type = walk_module.is_node_type
     child_fields = walk_module.child_fields
     statement_types = _statement_type_cache
-    leaves = _LEAF_TYPES
+    leaves = walk_module.LEAF_TYPES
 
     def visit(node, flow: Flow, statement) -> None:
         kind = type(node)
@@ -326,21 +326,6 @@ def _call_sites_from_parents(model: SemanticModel) -> list[tuple[cst.Call, Scope
 
 
 _statement_type_cache: dict[type, bool] = {}
-
-# Nodes that never hold a call: names, literals and operators (most of a file's
-# nodes); the call index does not enter them.
-_LEAF_TYPES = frozenset(
-    {cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis}
-    | {
-        kind
-        for kind in vars(cst).values()
-        if isinstance(kind, type)
-        and issubclass(
-            kind,
-            (cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp),
-        )
-    }
-)
 
 
 def _is_statement_type(kind: type) -> bool:
