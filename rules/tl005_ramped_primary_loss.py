@@ -97,6 +97,7 @@ class RampedPrimaryLoss(Rule):
     ```python
     RAMP_KEYS = ("w_reconstruction", "w_ssim", "w_color", "w_edge")
 
+
     def stage_weights(base, epoch_in_stage, warmup=15):
         ramp = min(1.0, epoch_in_stage / warmup)
         return {k: w * ramp if k in RAMP_KEYS else w for k, w in base.items()}
@@ -105,6 +106,7 @@ class RampedPrimaryLoss(Rule):
     ## Use instead
     ```python
     RAMP_KEYS = ("w_color", "w_edge")
+
 
     def stage_weights(base, epoch_in_stage, warmup=15):
         ramp = min(1.0, epoch_in_stage / warmup)
