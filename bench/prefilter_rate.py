@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         kept = False
         for rule in rules:
-            if not rule.tokens or any(token in source for token in rule.tokens):
+            if rule.accepts(source):
                 passed[rule.code] += 1
                 kept = True
         parsed += kept
