@@ -74,15 +74,16 @@ def _model(source: ModelLike) -> SemanticModel:
     return getattr(source, "semantics", source)
 
 
+def _is_no_grad(model: SemanticModel, expr: cst.BaseExpression) -> bool:
+    """``torch.no_grad`` / ``inference_mode``, called or not (decorator or ``with``)."""
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    qualified = model.qualified_name(expr) or ""
+    return qualified.rsplit(".", 1)[-1] in _NO_GRAD
+
+
 def _decorated_no_grad(model: SemanticModel, fn: cst.FunctionDef) -> bool:
-    for decorator in fn.decorators:
-        target = decorator.decorator
-        if isinstance(target, cst.Call):
-            target = target.func
-        qualified = model.qualified_name(target) or ""
-        if qualified.rsplit(".", 1)[-1] in _NO_GRAD:
-            return True
-    return False
+    return any(_is_no_grad(model, decorator.decorator) for decorator in fn.decorators)
 
 
 def _excluded_class(model: SemanticModel, cls: cst.ClassDef | None) -> bool:
@@ -208,14 +209,8 @@ def inside_no_grad_block(model: SemanticModel, node: cst.CSTNode) -> bool:
         kind = type(ancestor)
         if kind is function_type:
             return False
-        if kind is with_type:
-            for item in ancestor.items:
-                target = item.item
-                if isinstance(target, cst.Call):
-                    target = target.func
-                qualified = model.qualified_name(target) or ""
-                if qualified.rsplit(".", 1)[-1] in _NO_GRAD:
-                    return True
+        if kind is with_type and any(_is_no_grad(model, item.item) for item in ancestor.items):
+            return True
     return False
 
 
