@@ -190,7 +190,7 @@ def refine(feat, logits, offset):
             bound = bounded_unit_interval(model, operand, operand_scope)
             if bound is None:
                 continue
-            text = _short(self.context.module.code_for_node(operand))
+            text = self.context.snippet(operand, 40, collapse_whitespace=True)
             self.report(
                 node,
                 f"`{squash}` squashes a sum whose operand `{text}` is already bounded "
@@ -282,8 +282,3 @@ def _named_like_logits(expr: cst.BaseExpression) -> bool:
             target = target.value
     name = dotted_name(target) if isinstance(target, (cst.Name, cst.Attribute)) else None
     return bool(name and _LOGIT_NAME.search(name.rsplit(".", 1)[-1]))
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= 40 else text[:37] + "..."

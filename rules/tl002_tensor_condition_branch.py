@@ -200,9 +200,7 @@ def contrast_loss(a, b):
             return
         if not self.settings.get("flag-guards") and self._is_guard(test, atoms, statement, kind):
             return
-        text = " ".join(self.context.module.code_for_node(deciding[0]).split())
-        if len(text) > 50:
-            text = text[:47] + "..."
+        text = self.context.snippet(deciding[0], 50, collapse_whitespace=True)
         self.report(
             test,
             f"Python {kind} decided by the tensor value `{text}` in differentiable code: the "

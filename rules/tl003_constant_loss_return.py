@@ -187,9 +187,7 @@ def train(model, x, y, opt):
         return f"{cls.name.value}.{fn.name.value}" if cls is not None else fn.name.value
 
     def _report(self, value: cst.BaseExpression, loss_name: str, every_path: bool) -> None:
-        text = " ".join(self.context.module.code_for_node(value).split())
-        if len(text) > 50:
-            text = text[:47] + "..."
+        text = self.context.snippet(value, 50, collapse_whitespace=True)
         where = "on every path" if every_path else "on a path chosen by tensor values"
         self.report(
             value,

@@ -347,9 +347,7 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
         if id(node) in self._reported:
             return
         self._reported.add(id(node))
-        term = self.context.module.code_for_node(factor).strip()
-        if len(term) > 40:
-            term = term[:37] + "..."
+        term = self.context.snippet(factor, 40)
         self.report(
             node,
             f"the primary loss term `{term}` is scaled by the warm-up ramp `{ramp_text}`, "

@@ -53,6 +53,12 @@ class FileContext:
                 return ancestor
         return None
 
+    def snippet(self, node: cst.CSTNode, limit: int, *, collapse_whitespace: bool = False) -> str:
+        """The source of ``node`` for a message, cut to ``limit`` characters with "..."."""
+        text = self.module.code_for_node(node)
+        text = " ".join(text.split()) if collapse_whitespace else text.strip()
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
     @cached_property
     def semantics(self) -> SemanticModel:
         """The shared semantic model of this file, built on first use."""

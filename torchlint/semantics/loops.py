@@ -644,5 +644,4 @@ def _callers_answer(context: FileContext, fn: cst.FunctionDef, depth: int, visit
 
 
 def _code(context: FileContext, node: cst.CSTNode) -> str:
-    text = context.module.code_for_node(node).strip()
-    return text if len(text) <= 60 else text[:57] + "..."
+    return context.snippet(node, 60)

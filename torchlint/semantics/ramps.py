@@ -177,8 +177,7 @@ def _reads_progress(expr: cst.BaseExpression) -> bool:
 
 
 def _code(context: FileContext, node: cst.CSTNode) -> str:
-    text = context.module.code_for_node(node).strip()
-    return text if len(text) <= 60 else text[:57] + "..."
+    return context.snippet(node, 60)
 
 
 def is_ramp_collection_name(name: str) -> bool:

@@ -311,5 +311,4 @@ def _names(expr):
 def _code(context: FileContext, node: cst.CSTNode | None) -> str:
     if node is None:
         return ""
-    text = context.module.code_for_node(node).strip()
-    return text if len(text) <= 50 else text[:47] + "..."
+    return context.snippet(node, 50)
