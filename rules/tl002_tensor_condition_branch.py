@@ -15,10 +15,10 @@ from torchlint.semantics.conditions import (
 )
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.differentiable import DIFFERENTIABLE_TOKENS, is_differentiable_context
-from torchlint.semantics.losses import name_words
 from torchlint.semantics.provenance import DETACHED, INPUT, UNKNOWN, value_sources
 from torchlint.semantics.tensors import tensor_confidence
 from torchlint.semantics.values import lookup, scope_of
+from torchlint.semantics.vocabulary import name_words
 
 
 class TensorConditionBranch(Rule):

@@ -8,10 +8,11 @@ from torchlint.rule import Rule
 from torchlint.semantics.callgraph import call_sites, owner_class
 from torchlint.semantics.conditions import condition_atoms, is_emptiness_check, mentions_nan_check
 from torchlint.semantics.confidence import Confidence
-from torchlint.semantics.losses import LOSS_TOKENS, backward_targets, is_loss_function
+from torchlint.semantics.losses import backward_targets, is_loss_function
 from torchlint.semantics.provenance import carries_no_gradient
 from torchlint.semantics.tensors import tensor_confidence
 from torchlint.semantics.values import flow_of, lookup
+from torchlint.semantics.vocabulary import LOSS_TOKENS
 
 _DISTRIBUTED_PREFIXES = ("torch.distributed.",)
 

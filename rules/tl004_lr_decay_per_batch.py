@@ -10,7 +10,8 @@ from torchlint.semantics.dataflow import constant_number, possible_values
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.model import iter_assignments
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.words import expression_names, identifier_words, string_value
+from torchlint.semantics.vocabulary import identifier_words
+from torchlint.semantics.words import expression_names, string_value
 
 _LR_KEYS = frozenset({"lr", "learning_rate"})
 # Factors this close to 1 are sized for per-step decay.

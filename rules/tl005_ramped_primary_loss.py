@@ -7,8 +7,9 @@ import libcst as cst
 from torchlint.rule import Rule, RuleOption
 from torchlint.semantics.dataflow import assigned_values, possible_values
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.ramps import is_ramp_collection_name, zero_start_ramp
-from torchlint.semantics.words import identifier_words, string_value
+from torchlint.semantics.ramps import zero_start_ramp
+from torchlint.semantics.vocabulary import identifier_words, is_ramp_collection_name
+from torchlint.semantics.words import string_value
 
 DEFAULT_PRIMARY_LOSS_NAMES = [
     "reconstruction",

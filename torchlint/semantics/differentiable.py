@@ -17,8 +17,9 @@ import libcst as cst
 
 from torchlint.semantics.callgraph import call_sites, callee_function, owner_class, resolve_callee
 from torchlint.semantics.confidence import Confidence
-from torchlint.semantics.losses import LOSS_TOKENS, is_loss_function, name_words
+from torchlint.semantics.losses import is_loss_function
 from torchlint.semantics.names import _bodies
+from torchlint.semantics.vocabulary import LOSS_TOKENS, name_words
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext

@@ -42,12 +42,8 @@ from torchlint.context import FileContext
 from torchlint.semantics.callgraph import callee_last, calls_of
 from torchlint.semantics.model import iter_assignments
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.words import (
-    expression_names,
-    expression_words,
-    identifier_words,
-    is_epoch_word,
-)
+from torchlint.semantics.vocabulary import identifier_words, is_epoch_word
+from torchlint.semantics.words import expression_names, expression_words
 
 MAX_CALL_DEPTH = 4
 

@@ -9,7 +9,6 @@ function whose result reaches ``.backward()`` in the same file
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Union
 
 import libcst as cst
@@ -22,6 +21,7 @@ from torchlint.semantics.callgraph import (
 )
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.values import flow_of, lookup
+from torchlint.semantics.vocabulary import is_loss_name, name_words
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -29,62 +29,11 @@ if TYPE_CHECKING:
 
     ModelLike = Union[FileContext, SemanticModel]
 
-_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_LOSS_WORDS = frozenset({"loss", "losses", "criterion", "criterions"})
-# Functions that handle a loss value without computing one.
-_NOT_A_LOSS_WORDS = frozenset(
-    {
-        "plot",
-        "print",
-        "save",
-        "load",
-        "record",
-        "track",
-        "show",
-        "display",
-        "visualize",
-        "reset",
-        "summary",
-        "summarize",
-        "report",
-        "scale",
-        "scaler",
-        "history",
-        "reduce",
-        "gather",
-        "sync",
-        "log",
-        "logging",
-        "meter",
-        "test",
-        "is",
-        "has",
-    }
-)
-# Text a file must contain to hold a loss function (``is_loss_function`` above NONE):
-# every spelling of the words above that ``name_words`` reads as a loss word, a
-# ``_Loss`` base, or ``backward`` (a function whose result reaches it).
-LOSS_TOKENS = ("loss", "Loss", "LOSS", "criterion", "Criterion", "CRITERION", "backward")
 _BACKWARD_FUNCTIONS = frozenset({"backward", "manual_backward"})
 _MAX_DEPTH = 8
 _FRAMEWORK_WORDS = frozenset(
     {"accelerator", "fabric", "engine", "trainer", "strategy", "precision", "deepspeed", "self"}
 )
-
-
-def name_words(name: str) -> list[str]:
-    """Lower-case words of an identifier: ``FocalLoss`` -> ``focal``, ``loss``."""
-    return [word.lower() for word in _WORDS.findall(name)]
-
-
-def is_loss_name(name: str) -> bool:
-    """Whether an identifier names a loss (``dice_loss``, ``criterion``, ``FocalLoss``)."""
-    words = name_words(name)
-    if not any(word in _LOSS_WORDS for word in words):
-        return False
-    if words and words[0] == "log" and len(words) == 2:
-        return True  # `log_loss` is the logistic loss
-    return not any(word in _NOT_A_LOSS_WORDS for word in words)
 
 
 def _model(source: ModelLike) -> SemanticModel:

@@ -20,39 +20,13 @@ import libcst as cst
 from torchlint.context import FileContext
 from torchlint.semantics.dataflow import constant_number, function_returns, possible_values
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.words import identifier_words, is_epoch_word
-
-_PROGRESS_WORDS = frozenset(
-    {
-        "step",
-        "iter",
-        "iteration",
-        "it",
-        "itr",
-        "progress",
-        "global",
-        "updates",
-        "update",
-        "cur",
-        "current",
-        "niter",
-    }
+from torchlint.semantics.vocabulary import (
+    RAMP_FUNCTION_WORDS,
+    identifier_words,
+    is_progress_name,
 )
-_RAMP_FUNCTION_WORDS = frozenset({"ramp", "rampup", "warmup", "ramped"})
+
 _CLIP_CALLS = frozenset({"clip", "clamp", "clamp_"})
-RAMP_COLLECTION_WORDS = frozenset(
-    {"ramp", "ramped", "rampup", "warmup", "warm", "anneal", "annealed", "annealing"}
-)
-
-
-def is_progress_name(name: str) -> bool:
-    """A counter of training progress: ``epoch``, ``global_step``, ``epoch_in_stage``, ``it``."""
-    words = identifier_words(name)
-    if any(is_epoch_word(w) for w in words):
-        return True
-    if words and words[-1] in ("warmup", "ramp", "rampup"):
-        return False
-    return bool(set(words) & _PROGRESS_WORDS) and not (set(words) & {"total", "max", "num"})
 
 
 def zero_start_ramp(context: FileContext, expr: cst.BaseExpression, depth: int = 3) -> str | None:
@@ -91,7 +65,7 @@ def _ramp_shape(context: FileContext, expr: cst.BaseExpression, depth: int) -> s
                     if zero_start_ramp(context, returned, depth - 1) is not None:
                         return f"{_code(context, expr)} (which returns 0 at the start)"
                 return None
-            if set(identifier_words(last)) & _RAMP_FUNCTION_WORDS and any(
+            if set(identifier_words(last)) & RAMP_FUNCTION_WORDS and any(
                 _reads_progress(arg.value) for arg in expr.args
             ):
                 return _code(context, expr)
@@ -178,8 +152,3 @@ def _reads_progress(expr: cst.BaseExpression) -> bool:
 
 def _code(context: FileContext, node: cst.CSTNode) -> str:
     return context.snippet(node, 60)
-
-
-def is_ramp_collection_name(name: str) -> bool:
-    """``RAMP_KEYS``, ``WARMUP_TERMS``, ``ramped_losses``: a collection of ramped terms."""
-    return bool(set(identifier_words(name)) & RAMP_COLLECTION_WORDS)

@@ -24,7 +24,8 @@ import libcst as cst
 from torchlint.context import FileContext
 from torchlint.semantics.dataflow import constant_number, function_returns, possible_values
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.words import expression_words, identifier_words, is_epoch_word
+from torchlint.semantics.vocabulary import identifier_words, is_epoch_word
+from torchlint.semantics.words import expression_words
 from torchlint.walk import iter_children
 
 TORCH_SCHEDULERS = frozenset(

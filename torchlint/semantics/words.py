@@ -8,27 +8,10 @@ read those words instead of guessing from raw substrings, so ``ce`` matches
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
+from torchlint.semantics.vocabulary import identifier_words, is_epoch_word
 from torchlint.walk import iter_children
-
-_SPLIT = re.compile(r"[^0-9A-Za-z]+")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-
-
-def identifier_words(name: str) -> tuple[str, ...]:
-    """Lower-case words of an identifier or key.
-
-    ``w_reconstruction`` -> ``w``, ``reconstruction``; ``CrossEntropyLoss`` ->
-    ``cross``, ``entropy``, ``loss``.
-    """
-    words = []
-    for chunk in _SPLIT.split(name):
-        if chunk:
-            words.extend(part.lower() for part in _CAMEL.split(chunk) if part)
-    return tuple(words)
 
 
 def expression_names(expr: cst.CSTNode, limit: int = 200) -> list[str]:
@@ -80,11 +63,6 @@ def string_value(node: cst.CSTNode) -> str | None:
     if isinstance(node, cst.SimpleString):
         return _string_value(node)
     return None
-
-
-def is_epoch_word(word: str) -> bool:
-    """``epoch``, ``epochs``, ``nepochs``, ``ep``: a count of passes over the data."""
-    return word.startswith("epoch") or word in ("ep", "nepoch", "nepochs", "epo")
 
 
 def mentions_epochs(expr: cst.CSTNode) -> bool:

@@ -1,0 +1,127 @@
+"""Identifiers read as words: the vocabulary shared by rules, semantics and pre-filters.
+
+Training code says what a value is in its names (``train_loader``,
+``num_epochs``, ``w_reconstruction``, ``FocalLoss``).  These functions read
+those words from plain strings; nothing here imports libcst, so the
+pre-filters that decide whether a file needs a full parse can use exactly
+the same vocabulary as the analyses that run after it.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SPLIT = re.compile(r"[^0-9A-Za-z]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def identifier_words(name: str) -> tuple[str, ...]:
+    """Lower-case words of an identifier or key.
+
+    ``w_reconstruction`` -> ``w``, ``reconstruction``; ``CrossEntropyLoss`` ->
+    ``cross``, ``entropy``, ``loss``.
+    """
+    words = []
+    for chunk in _SPLIT.split(name):
+        if chunk:
+            words.extend(part.lower() for part in _CAMEL.split(chunk) if part)
+    return tuple(words)
+
+
+def is_epoch_word(word: str) -> bool:
+    """``epoch``, ``epochs``, ``nepochs``, ``ep``: a count of passes over the data."""
+    return word.startswith("epoch") or word in ("ep", "nepoch", "nepochs", "epo")
+
+
+# -- losses ------------------------------------------------------------
+
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_LOSS_WORDS = frozenset({"loss", "losses", "criterion", "criterions"})
+# Functions that handle a loss value without computing one.
+_NOT_A_LOSS_WORDS = frozenset(
+    {
+        "plot",
+        "print",
+        "save",
+        "load",
+        "record",
+        "track",
+        "show",
+        "display",
+        "visualize",
+        "reset",
+        "summary",
+        "summarize",
+        "report",
+        "scale",
+        "scaler",
+        "history",
+        "reduce",
+        "gather",
+        "sync",
+        "log",
+        "logging",
+        "meter",
+        "test",
+        "is",
+        "has",
+    }
+)
+# Text a file must contain to hold a loss function (``is_loss_function`` above NONE):
+# every spelling of the words above that ``name_words`` reads as a loss word, a
+# ``_Loss`` base, or ``backward`` (a function whose result reaches it).
+LOSS_TOKENS = ("loss", "Loss", "LOSS", "criterion", "Criterion", "CRITERION", "backward")
+
+
+def name_words(name: str) -> list[str]:
+    """Lower-case words of an identifier: ``FocalLoss`` -> ``focal``, ``loss``."""
+    return [word.lower() for word in _WORDS.findall(name)]
+
+
+def is_loss_name(name: str) -> bool:
+    """Whether an identifier names a loss (``dice_loss``, ``criterion``, ``FocalLoss``)."""
+    words = name_words(name)
+    if not any(word in _LOSS_WORDS for word in words):
+        return False
+    if words and words[0] == "log" and len(words) == 2:
+        return True  # `log_loss` is the logistic loss
+    return not any(word in _NOT_A_LOSS_WORDS for word in words)
+
+
+# -- training progress and ramps --------------------------------------------
+
+_PROGRESS_WORDS = frozenset(
+    {
+        "step",
+        "iter",
+        "iteration",
+        "it",
+        "itr",
+        "progress",
+        "global",
+        "updates",
+        "update",
+        "cur",
+        "current",
+        "niter",
+    }
+)
+RAMP_FUNCTION_WORDS = frozenset({"ramp", "rampup", "warmup", "ramped"})
+RAMP_COLLECTION_WORDS = frozenset(
+    {"ramp", "ramped", "rampup", "warmup", "warm", "anneal", "annealed", "annealing"}
+)
+
+
+def is_progress_name(name: str) -> bool:
+    """A counter of training progress: ``epoch``, ``global_step``, ``epoch_in_stage``, ``it``."""
+    words = identifier_words(name)
+    if any(is_epoch_word(w) for w in words):
+        return True
+    if words and words[-1] in ("warmup", "ramp", "rampup"):
+        return False
+    return bool(set(words) & _PROGRESS_WORDS) and not (set(words) & {"total", "max", "num"})
+
+
+def is_ramp_collection_name(name: str) -> bool:
+    """``RAMP_KEYS``, ``WARMUP_TERMS``, ``ramped_losses``: a collection of ramped terms."""
+    return bool(set(identifier_words(name)) & RAMP_COLLECTION_WORDS)
