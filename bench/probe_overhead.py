@@ -18,6 +18,7 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
+
 from torchlint.runtime.probes import watch
 
 MODELS = {

@@ -3,16 +3,19 @@
 Adding a rule: write ``rules/tlNNN_<name>.py`` with one :class:`~torchlint.rule.Rule`
 subclass, its fixtures in ``tests/fixtures/TLNNN/``, and add a line to ``RULE_INDEX``.
 
-The index names each rule without importing it: a run whose files are all
-answered by the cache, or skipped by the pre-filters, never imports libcst
-or a rule module (``tests/test_rule_definitions.py`` checks the index
-against the classes).
+The index names each rule and its pre-filter without importing the rule:
+a run whose files are all answered by the cache, or rejected by the
+pre-filters, never imports libcst or a rule module
+(``tests/test_rule_definitions.py`` checks the index against the classes).
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import NamedTuple
+
+from torchlint.prefilter import Prefilter
+from torchlint.rules import prefilters
 
 
 class RuleEntry(NamedTuple):
@@ -23,6 +26,7 @@ class RuleEntry(NamedTuple):
     default_enabled: bool
     module: str
     class_name: str
+    prefilter: Prefilter
 
     def load(self):
         """The rule class (imports its module)."""
@@ -36,6 +40,7 @@ RULE_INDEX: tuple[RuleEntry, ...] = (
         True,
         "tl001_sigmoid_after_residual",
         "SigmoidAfterResidual",
+        prefilters.TL001,
     ),
     RuleEntry(
         "TL002",
@@ -43,6 +48,7 @@ RULE_INDEX: tuple[RuleEntry, ...] = (
         True,
         "tl002_tensor_condition_branch",
         "TensorConditionBranch",
+        prefilters.TL002,
     ),
     RuleEntry(
         "TL003",
@@ -50,10 +56,23 @@ RULE_INDEX: tuple[RuleEntry, ...] = (
         True,
         "tl003_constant_loss_return",
         "ConstantLossReturn",
+        prefilters.TL003,
     ),
-    RuleEntry("TL004", "lr-decay-per-batch", True, "tl004_lr_decay_per_batch", "LrDecayPerBatch"),
     RuleEntry(
-        "TL005", "ramped-primary-loss", True, "tl005_ramped_primary_loss", "RampedPrimaryLoss"
+        "TL004",
+        "lr-decay-per-batch",
+        True,
+        "tl004_lr_decay_per_batch",
+        "LrDecayPerBatch",
+        prefilters.TL004,
+    ),
+    RuleEntry(
+        "TL005",
+        "ramped-primary-loss",
+        True,
+        "tl005_ramped_primary_loss",
+        "RampedPrimaryLoss",
+        prefilters.TL005,
     ),
     RuleEntry(
         "TL006",
@@ -61,6 +80,7 @@ RULE_INDEX: tuple[RuleEntry, ...] = (
         True,
         "tl006_epoch_scheduler_per_batch",
         "EpochSchedulerPerBatch",
+        prefilters.TL006,
     ),
 )
 

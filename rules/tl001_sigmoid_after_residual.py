@@ -7,39 +7,18 @@ import re
 import libcst as cst
 
 from torchlint.rule import Rule
+from torchlint.rules.prefilters import (
+    SHAPE_METHODS,
+    SQUASH_FUNCTIONS,
+    SQUASH_METHODS,
+    SQUASH_MODULES,
+)
+from torchlint.rules.prefilters import TL001 as PREFILTER
 from torchlint.semantics.bounds import BOUNDED_MODULES, bounded_unit_interval
 from torchlint.semantics.callgraph import module_held_by, resolve_callee
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import lookup, scope_of
 
-# The squashing functions whose gradient vanishes at the ends (softmax is a
-# normalisation over a dimension, not an element-wise squash of a residual).
-_SQUASH_FUNCTIONS = {
-    "torch.sigmoid": "torch.sigmoid",
-    "torch.nn.functional.sigmoid": "F.sigmoid",
-    "torch.special.expit": "torch.special.expit",
-    "torch.nn.functional.hardsigmoid": "F.hardsigmoid",
-    "torch.tanh": "torch.tanh",
-    "torch.nn.functional.tanh": "F.tanh",
-    "torch.nn.functional.hardtanh": "F.hardtanh",
-}
-_SQUASH_METHODS = frozenset({"sigmoid", "sigmoid_", "tanh", "tanh_"})
-_SQUASH_MODULES = frozenset({"Sigmoid", "Hardsigmoid", "Tanh", "Hardtanh"})
-# Shape-only operations between a sum and the squash: `sigmoid((a + b).view(n, -1))`.
-_SHAPE_METHODS = frozenset(
-    [
-        "view",
-        "reshape",
-        "flatten",
-        "unflatten",
-        "permute",
-        "transpose",
-        "contiguous",
-        "squeeze",
-        "unsqueeze",
-        "float",
-    ]
-)
 # Names that say a value is in logit space, whatever it was computed from.
 _LOGIT_NAME = re.compile(
     r"logit|unact|before_sig|pre_?sig|presig|unsig|inv(erse)?_?sig|raw|_pre$|preact|pre_act",
@@ -110,7 +89,7 @@ class SigmoidAfterResidual(Rule):
     fix_hint = (
         "use torch.clamp(base + scale * torch.tanh(delta), 0, 1), or add delta to torch.logit(base)"
     )
-    tokens = ("sigmoid", "Sigmoid", "tanh", "Tanh", "expit")
+    prefilter = PREFILTER
     valid = [
         """
 import torch
@@ -171,7 +150,7 @@ def refine(feat, logits, offset):
         super().__init__(context, settings)
         # A squashing module is built by naming its class (`nn.Sigmoid()`, or an
         # import of it): without one of those names in the text, no callee holds one.
-        self._may_hold_squash_module = any(name in context.source for name in _SQUASH_MODULES)
+        self._may_hold_squash_module = any(name in context.source for name in SQUASH_MODULES)
 
     def visit_Call(self, node: cst.Call) -> None:
         squash, argument = self._squash(node)
@@ -206,13 +185,13 @@ def refine(feat, logits, offset):
         model = self.context.semantics
         func = call.func
         first = call.args[0].value if call.args and not call.args[0].star else None
-        if isinstance(func, cst.Attribute) and func.attr.value in _SQUASH_METHODS:
+        if isinstance(func, cst.Attribute) and func.attr.value in SQUASH_METHODS:
             qualified = model.qualified_name(func)
             if qualified is None:
                 return f".{func.attr.value}()", func.value
         qualified = model.qualified_name(func)
-        if qualified in _SQUASH_FUNCTIONS:
-            return _SQUASH_FUNCTIONS[qualified], first
+        if qualified in SQUASH_FUNCTIONS:
+            return SQUASH_FUNCTIONS[qualified], first
         if first is None or qualified is not None:
             return None, None
         if not self._may_hold_squash_module or not isinstance(
@@ -227,7 +206,7 @@ def refine(feat, logits, offset):
         )
         if held is not None and held.kind == "torch_module":
             last = held.qualified.rsplit(".", 1)[-1]
-            if last in _SQUASH_MODULES and last in BOUNDED_MODULES:
+            if last in SQUASH_MODULES and last in BOUNDED_MODULES:
                 return f"nn.{last}", first
         return None, None
 
@@ -250,7 +229,7 @@ def _sum_operands(model, expr, scope, depth):
             terms.extend(inner if inner is not None else [(side, scope)])
         return terms
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
-        if expr.func.attr.value in _SHAPE_METHODS:
+        if expr.func.attr.value in SHAPE_METHODS:
             return _sum_operands(model, expr.func.value, scope, depth + 1)
         return None
     if isinstance(expr, cst.Name):
@@ -278,7 +257,7 @@ def _named_like_logits(expr: cst.BaseExpression) -> bool:
     target = expr
     while isinstance(target, (cst.Call, cst.Subscript)):
         target = target.func if isinstance(target, cst.Call) else target.value
-        if isinstance(target, cst.Attribute) and target.attr.value in _SHAPE_METHODS:
+        if isinstance(target, cst.Attribute) and target.attr.value in SHAPE_METHODS:
             target = target.value
     name = dotted_name(target) if isinstance(target, (cst.Name, cst.Attribute)) else None
     return bool(name and _LOGIT_NAME.search(name.rsplit(".", 1)[-1]))

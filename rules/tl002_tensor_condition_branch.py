@@ -5,6 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.rule import Rule, RuleOption
+from torchlint.rules.prefilters import BOOKKEEPING_WORDS
+from torchlint.rules.prefilters import TL002 as PREFILTER
 from torchlint.semantics.conditions import (
     condition_atoms,
     is_categorical_or_size_check,
@@ -14,7 +16,7 @@ from torchlint.semantics.conditions import (
     read_back_tensor,
 )
 from torchlint.semantics.confidence import Confidence
-from torchlint.semantics.differentiable import DIFFERENTIABLE_TOKENS, is_differentiable_context
+from torchlint.semantics.differentiable import is_differentiable_context
 from torchlint.semantics.provenance import DETACHED, INPUT, UNKNOWN, value_sources
 from torchlint.semantics.tensors import tensor_confidence
 from torchlint.semantics.values import lookup, scope_of
@@ -86,8 +88,7 @@ class TensorConditionBranch(Rule):
     name = "tensor-condition-branch"
     summary = "Python control flow is decided by a tensor value inside differentiable code"
     fix_hint = "blend both outcomes with torch.where(cond, a, b) or a smooth weight"
-    # A condition, inside differentiable code.
-    tokens = (("if", "while", "assert", " and ", " or ", "not "), DIFFERENTIABLE_TOKENS)
+    prefilter = PREFILTER
     options = {
         "flag-guards": RuleOption(
             bool,
@@ -245,37 +246,6 @@ def _compared_sides(atom: cst.BaseExpression) -> list[cst.BaseExpression]:
     return [atom.left, *(t.comparator for t in atom.comparisons)]
 
 
-# Words of values that count, index or measure the input's size rather than its content.
-_BOOKKEEPING_WORDS = frozenset(
-    [
-        "id",
-        "ids",
-        "idx",
-        "index",
-        "indices",
-        "position",
-        "positions",
-        "len",
-        "length",
-        "lengths",
-        "seq",
-        "count",
-        "counts",
-        "num",
-        "n",
-        "step",
-        "steps",
-        "chunk",
-        "offset",
-        "size",
-        "sizes",
-        "height",
-        "width",
-        "shape",
-    ]
-)
-
-
 def _names_bookkeeping(model, expr: cst.BaseExpression, scope, depth: int) -> bool:
     """``seq_len``, ``token_indices[i] - start``, ``width / height``: integer bookkeeping.
 
@@ -286,7 +256,7 @@ def _names_bookkeeping(model, expr: cst.BaseExpression, scope, depth: int) -> bo
     while stack:
         node = stack.pop()
         if isinstance(node, cst.Name):
-            if any(word in _BOOKKEEPING_WORDS for word in name_words(node.value)):
+            if any(word in BOOKKEEPING_WORDS for word in name_words(node.value)):
                 return True
             if depth < 2 and scope is not None:
                 bindings, found_scope = lookup(model, node.value, scope)

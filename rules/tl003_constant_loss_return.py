@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.rule import Rule
+from torchlint.rules.prefilters import TL003 as PREFILTER
 from torchlint.semantics.callgraph import call_sites, owner_class
 from torchlint.semantics.conditions import condition_atoms, is_emptiness_check, mentions_nan_check
 from torchlint.semantics.confidence import Confidence
@@ -12,7 +13,6 @@ from torchlint.semantics.losses import backward_targets, is_loss_function
 from torchlint.semantics.provenance import carries_no_gradient
 from torchlint.semantics.tensors import tensor_confidence
 from torchlint.semantics.values import flow_of, lookup
-from torchlint.semantics.vocabulary import LOSS_TOKENS
 
 _DISTRIBUTED_PREFIXES = ("torch.distributed.",)
 
@@ -71,8 +71,7 @@ class ConstantLossReturn(Rule):
     name = "constant-loss-return"
     summary = "a loss returns a tensor with no link to its inputs, so that path has no gradient"
     fix_hint = "compute the term from the inputs (a smooth penalty), or return pred.sum() * 0"
-    # A loss function returning a value, or a `.backward()` call.
-    tokens = (("return", "backward"), LOSS_TOKENS)
+    prefilter = PREFILTER
     valid = [
         """
 import torch

@@ -5,6 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.rule import Rule
+from torchlint.rules.prefilters import LR_KEYS
+from torchlint.rules.prefilters import TL004 as PREFILTER
 from torchlint.semantics.callgraph import calls_named
 from torchlint.semantics.dataflow import constant_number, possible_values
 from torchlint.semantics.loops import runs_per_batch
@@ -13,7 +15,6 @@ from torchlint.semantics.names import dotted_name
 from torchlint.semantics.vocabulary import identifier_words
 from torchlint.semantics.words import expression_names, string_value
 
-_LR_KEYS = frozenset({"lr", "learning_rate"})
 # Factors this close to 1 are sized for per-step decay.
 PER_STEP_FACTOR = 0.99
 MIN_BATCH_CONFIDENCE = 0.5
@@ -88,7 +89,7 @@ class LrDecayPerBatch(Rule):
     summary = "learning rate decayed multiplicatively once per batch"
     fix_hint = "assign the LR from a base value, or decay it once per epoch or under a once-flag"
     # Identifier words are matched case-insensitively (`baseLR`, `LearningRate`).
-    tokens = ("lr", "Lr", "LR", "learning", "Learning", "LEARNING")
+    prefilter = PREFILTER
     valid = [
         """
 def train(model, optimizer, train_loader, epochs, base_lr, warmup):
@@ -307,7 +308,7 @@ def _is_param_group_lr(target: cst.BaseExpression) -> bool:
     if not isinstance(target, cst.Subscript) or len(target.slice) != 1:
         return False
     index = target.slice[0].slice
-    return isinstance(index, cst.Index) and string_value(index.value) in _LR_KEYS
+    return isinstance(index, cst.Index) and string_value(index.value) in LR_KEYS
 
 
 def _is_lr_target(target: cst.BaseExpression) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.rule import Rule, RuleOption
+from torchlint.rules.prefilters import TL005 as PREFILTER
 from torchlint.semantics.dataflow import assigned_values, possible_values
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.ramps import zero_start_ramp
@@ -132,8 +133,7 @@ class RampedPrimaryLoss(Rule):
     name = "ramped-primary-loss"
     summary = "zero-at-start warm-up ramp applied to the primary loss term"
     fix_hint = "ramp only the auxiliary terms; keep the primary loss at full weight from step 0"
-    # Every finding is a product (`*`, `*=`) or a collection named like a ramp.
-    tokens = ("*", "ramp", "Ramp", "RAMP", "warm", "Warm", "WARM", "anneal", "Anneal", "ANNEAL")
+    prefilter = PREFILTER
     options = {
         "primary-loss-names": RuleOption(
             list,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.rule import Rule
+from torchlint.rules.prefilters import TL006 as PREFILTER
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.schedulers import (
     SchedulerKind,
@@ -88,7 +89,7 @@ class EpochSchedulerPerBatch(Rule):
     fix_hint = (
         "call scheduler.step() once per epoch, after the batch loop, or size the schedule in steps"
     )
-    tokens = ("step", "interval", "optimizers")
+    prefilter = PREFILTER
     valid = [
         """
 from torch.optim.lr_scheduler import StepLR

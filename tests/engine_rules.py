@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from torchlint.prefilter import Prefilter
 from torchlint.rule import Rule
 
 
@@ -16,7 +17,7 @@ class SigmoidCallRule(Rule):
     name = "test-sigmoid-call"
     summary = "a call to torch.sigmoid"
     fix_hint = "do not call it"
-    tokens = ("sigmoid",)
+    prefilter = Prefilter(tokens=("sigmoid",))
 
     def visit_Call(self, node):
         if self.context.semantics.call_name(node) == "torch.sigmoid":

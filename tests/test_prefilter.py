@@ -47,5 +47,5 @@ def test_prefilter_keeps_findings_of_rule_examples(name: str, source: str) -> No
 
 def test_token_groups() -> None:
     for rule in all_rules():
-        for group in rule.token_groups():
+        for group in rule.prefilter.token_groups():
             assert group and all(isinstance(token, str) and token for token in group)

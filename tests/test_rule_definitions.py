@@ -43,6 +43,7 @@ def test_rule_index_matches_the_classes() -> None:
             rule.name,
             rule.default_enabled,
         )
+        assert entry.prefilter is rule.prefilter, f"{rule.code}: index and class disagree"
     assert len(rule_index()) == len(RULES)
 
 
@@ -66,3 +67,38 @@ def test_a_fully_cached_run_imports_neither_libcst_nor_rules(tmp_path) -> None:
         [sys.executable, "-c", probe], cwd=tmp_path, check=True, capture_output=True, text=True
     )
     assert "LOADED []" in warm.stdout, warm.stdout
+
+
+def test_a_file_no_rule_can_flag_is_checked_without_libcst(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    # Passes every text pre-filter but none of the syntactic ones: a shape
+    # check, a size comparison, no squash of a sum, no LR update, no ramp.
+    (tmp_path / "block.py").write_text(
+        "import torch\n"
+        "import torch.nn as nn\n\n"
+        "class Block(nn.Module):\n"
+        "    def forward(self, x, mask=None):\n"
+        "        if x.dim() == 4 and mask is not None:\n"
+        "            x = x * mask\n"
+        "        h = torch.tanh(self.proj(x))\n"
+        "        while len(x) > 2:\n"
+        "            x = x[1:]\n"
+        "        return h  # the loss; scheduler.step(); StepLR; lr; warmup\n",
+        encoding="utf-8",
+    )
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['torchlint', 'check', '--no-cache', 'block.py']\n"
+        "try:\n"
+        "    runpy.run_module('torchlint', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print('EXIT', exc.code)\n"
+        "loaded = [m for m in sys.modules if m == 'libcst' or m.startswith('torchlint.rules.tl')]\n"
+        "print('LOADED', loaded)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, check=True, capture_output=True, text=True
+    )
+    assert "EXIT 0" in run.stdout and "LOADED []" in run.stdout, run.stdout

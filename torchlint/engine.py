@@ -1,9 +1,16 @@
-"""Checking files: read, decode, parse once, walk once, report.
+"""Checking files: read, decode, pre-filter, parse once, walk once, report.
 
 ``check_source`` is the whole pipeline for one file and never raises for
 bad input: unreadable, undecodable and unparsable files become ``TL000``
 diagnostics, and a rule that crashes becomes a ``TL999`` diagnostic naming
 the rule, the file and the line it reached.
+
+A file goes through three gates, cheapest first: each rule's text
+pre-filter, then (for the rules it leaves) one CPython ``ast`` parse, which
+is the file's syntax check and feeds each rule's syntactic pre-filter
+(:mod:`torchlint.prefilter`), and only then libcst, for the rules that may
+still flag it.  Rule modules and libcst are imported when a file first
+needs them.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import ast
 import io
 import sys
 import tokenize
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,17 +39,28 @@ _RECURSION_LIMIT = 20_000
 
 @dataclass(frozen=True)
 class RuleSelection:
-    """The rule classes a run checks and their per-rule settings."""
+    """The rules a run checks and their per-rule settings.
 
-    rules: tuple[type[Rule], ...]
+    ``rules`` holds rule classes, or entries of the rule index
+    (:class:`~torchlint.rules.RuleEntry`): both have a ``code``, a
+    ``prefilter`` and ``load()``, and an entry imports its rule module only
+    when a file first needs the rule.
+    """
+
+    rules: tuple[Any, ...]
     options: dict[str, dict[str, Any]]
     use_prefilter: bool = True
 
-    def applicable(self, source: str) -> list[type[Rule]]:
-        """Rules whose pre-filter (``Rule.tokens``) accepts ``source``; all without one."""
+    def applicable(self, source: str) -> list[Any]:
+        """Rules whose text pre-filter accepts ``source`` (all of them without pre-filters)."""
         if not self.use_prefilter:
             return list(self.rules)
-        return [rule for rule in self.rules if rule.accepts(source)]
+        return [rule for rule in self.rules if rule.prefilter.accepts_text(source)]
+
+    def preload(self) -> None:
+        """Import every rule (and libcst) now, e.g. before forking workers."""
+        for rule in self.rules:
+            rule.load()
 
 
 def decode_source(data: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
@@ -104,11 +123,28 @@ def check_source(source: str, path: str, selection: RuleSelection) -> list[Diagn
     """Check one file's text with the selected rules; diagnostics sorted by position."""
     if sys.getrecursionlimit() < _RECURSION_LIMIT:
         sys.setrecursionlimit(_RECURSION_LIMIT)
-    rules = selection.applicable(source)
-    if not rules:
+    candidates = selection.applicable(source)
+    if not candidates:
         # No rule can fire here; a syntax error must still be reported, and
-        # CPython's parser is ten times cheaper than libcst's.
+        # CPython's parser is five times cheaper than libcst's.
         return _syntax_check_only(source, path)
+    if selection.use_prefilter and any(r.prefilter.syntax is not None for r in candidates):
+        from torchlint.syntax import SyntaxIndex
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # invalid escapes and the like: not ours
+                index = SyntaxIndex.parse(source, path)
+        except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
+            return [_parse_error(exc, path)]
+        candidates = [
+            rule
+            for rule in candidates
+            if rule.prefilter.accepts_syntax(index, selection.options.get(rule.code))
+        ]
+        if not candidates:
+            return []
+    rules = [rule.load() for rule in candidates]
 
     import libcst as cst
 
@@ -127,12 +163,18 @@ def check_source(source: str, path: str, selection: RuleSelection) -> list[Diagn
 
 def _syntax_check_only(source: str, path: str) -> list[Diagnostic]:
     try:
-        ast.parse(source, filename=path)
-    except SyntaxError as exc:
-        return [file_error(path, exc.lineno or 1, exc.offset or 1, f"syntax error: {exc.msg}")]
-    except (RecursionError, MemoryError, ValueError) as exc:
-        return [file_error(path, 1, 1, f"cannot parse file: {exc}")]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source, filename=path)
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
+        return [_parse_error(exc, path)]
     return []
+
+
+def _parse_error(exc: BaseException, path: str) -> Diagnostic:
+    if isinstance(exc, SyntaxError):
+        return file_error(path, exc.lineno or 1, exc.offset or 1, f"syntax error: {exc.msg}")
+    return file_error(path, 1, 1, f"cannot parse file: {exc}")
 
 
 def _run_rules(

@@ -32,10 +32,10 @@ def rules_by_code() -> dict[str, type[Rule]]:
     return {rule.code: rule for rule in all_rules()}
 
 
-def load_rules(codes) -> tuple[type[Rule], ...]:
-    """The classes of just these rules, in the order given."""
+def rule_entries(codes) -> tuple[RuleEntry, ...]:
+    """The index entries of just these rules, in the order given; imports no rule."""
     entries = {entry.code: entry for entry in rule_index()}
-    return tuple(entries[code].load() for code in codes)
+    return tuple(entries[code] for code in codes)
 
 
 def find_rule(code_or_name: str) -> type[Rule] | None:

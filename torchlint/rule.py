@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from torchlint.prefilter import Prefilter
+
 if TYPE_CHECKING:
     import libcst as cst
 
@@ -53,13 +55,11 @@ class Rule:
     """Base class of every rule.
 
     Subclasses set the class attributes below and define visitor methods.
-    ``tokens`` is a cheap pre-filter on the file's text, and must be sound: a
-    file it rejects cannot produce a finding for this rule under the rule's
-    logic, and is not walked for it (nor parsed, when no rule accepts it).
-    It is either a tuple of substrings, any of which must occur
-    (``("sigmoid", "tanh")``), or a tuple of such tuples, each of which must
-    be satisfied (``(("if", "while"), ("forward", "loss"))``: a branch *and* a
-    differentiable function).  Empty means no pre-filter.
+    ``prefilter`` (:class:`~torchlint.prefilter.Prefilter`) says cheaply what
+    a file must contain for the rule to flag it, by its text and by its
+    CPython ``ast``; it must be sound: a file it rejects cannot produce a
+    finding under the rule's logic, and is not walked for it (nor parsed by
+    libcst, when no rule accepts it).  The default accepts every file.
     """
 
     code: ClassVar[str] = ""
@@ -67,7 +67,7 @@ class Rule:
     summary: ClassVar[str] = ""
     fix_hint: ClassVar[str] = ""
     default_enabled: ClassVar[bool] = True
-    tokens: ClassVar[tuple[str, ...] | tuple[tuple[str, ...], ...]] = ()
+    prefilter: ClassVar[Prefilter] = Prefilter()
     options: ClassVar[dict[str, RuleOption]] = {}
     valid: ClassVar[list[str]] = []
     invalid: ClassVar[list[str]] = []
@@ -91,19 +91,9 @@ class Rule:
         )
 
     @classmethod
-    def token_groups(cls) -> tuple[tuple[str, ...], ...]:
-        """``tokens`` as all-of groups of any-of substrings (empty: accept every file)."""
-        tokens = cls.tokens
-        if not tokens:
-            return ()
-        if isinstance(tokens[0], str):
-            return (tokens,)
-        return tokens
-
-    @classmethod
-    def accepts(cls, source: str) -> bool:
-        """Whether the pre-filter lets ``source`` through (see ``tokens``)."""
-        return all(any(token in source for token in group) for group in cls.token_groups())
+    def load(cls) -> type[Rule]:
+        """The class itself (a ``RuleEntry`` of the index loads its class the same way)."""
+        return cls
 
     # -- documentation ---------------------------------------------------
 

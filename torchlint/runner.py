@@ -33,9 +33,10 @@ class CheckJob:
     fingerprint: str
 
     def selection(self) -> RuleSelection:
-        from torchlint.registry import load_rules
+        """The rules by their index entries: a rule module is imported when a file needs it."""
+        from torchlint.registry import rule_entries
 
-        return RuleSelection(load_rules(self.codes), self.options, self.use_prefilter)
+        return RuleSelection(rule_entries(self.codes), self.options, self.use_prefilter)
 
 
 def default_jobs() -> int:
@@ -121,7 +122,7 @@ def check_files(
     if jobs > 1 and len(pending) >= _MIN_FILES_FOR_POOL:
         # Import libcst and the rules once, here: forked workers inherit them
         # instead of each paying the import (about half a second of CPU).
-        job.selection()
+        job.selection().preload()
         outcomes = _run_pool(pending, job, jobs)
     elif pending:
         selection = job.selection()

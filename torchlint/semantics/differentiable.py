@@ -19,7 +19,7 @@ from torchlint.semantics.callgraph import call_sites, callee_function, owner_cla
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.losses import is_loss_function
 from torchlint.semantics.names import _bodies
-from torchlint.semantics.vocabulary import LOSS_TOKENS, name_words
+from torchlint.semantics.vocabulary import is_driver_name
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -28,46 +28,6 @@ if TYPE_CHECKING:
     ModelLike = Union[FileContext, SemanticModel]
 
 _NO_GRAD = frozenset({"no_grad", "inference_mode"})
-# Functions that drive training or evaluation rather than compute the model.
-_DRIVER_WORDS = frozenset(
-    {
-        "train",
-        "training",
-        "fit",
-        "step",
-        "validate",
-        "validation",
-        "val",
-        "eval",
-        "evaluate",
-        "evaluation",
-        "test",
-        "predict",
-        "inference",
-        "infer",
-        "generate",
-        "sample",
-        "checkpoint",
-        "epoch",
-        "main",
-        "run",
-        "log",
-        "callback",
-        "metric",
-        "metrics",
-        "update",
-        "compute",
-        "init",
-        "setup",
-        "benchmark",
-        "export",
-        "load",
-        "save",
-    }
-)
-# Text a file must contain to hold differentiable code (``is_differentiable_context``
-# above NONE): a ``forward`` or a loss function is the root of every such function.
-DIFFERENTIABLE_TOKENS = ("forward", *LOSS_TOKENS)
 _NOT_DIFFERENTIABLE_BASES = re.compile(r"(^|\.)(Function|Metric|InplaceFunction)$")
 
 
@@ -91,13 +51,6 @@ def _excluded_class(model: SemanticModel, cls: cst.ClassDef | None) -> bool:
     if cls is None:
         return False
     return any(_NOT_DIFFERENTIABLE_BASES.search(base) for base in model.base_names(cls))
-
-
-def is_driver_name(name: str) -> bool:
-    """Names of training loops, steps, evaluation and checkpoint code."""
-    if name.startswith("__") and name.endswith("__") and name != "__call__":
-        return True
-    return any(word in _DRIVER_WORDS for word in name_words(name))
 
 
 def differentiable_root(source: ModelLike, fn: cst.FunctionDef) -> Confidence:

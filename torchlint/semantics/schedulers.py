@@ -24,29 +24,10 @@ import libcst as cst
 from torchlint.context import FileContext
 from torchlint.semantics.dataflow import constant_number, function_returns, possible_values
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.vocabulary import identifier_words, is_epoch_word
+from torchlint.semantics.vocabulary import TORCH_SCHEDULERS, identifier_words, is_epoch_word
 from torchlint.semantics.words import expression_words
 from torchlint.walk import iter_children
 
-TORCH_SCHEDULERS = frozenset(
-    {
-        "StepLR",
-        "MultiStepLR",
-        "ExponentialLR",
-        "CosineAnnealingLR",
-        "CosineAnnealingWarmRestarts",
-        "ReduceLROnPlateau",
-        "LambdaLR",
-        "MultiplicativeLR",
-        "PolynomialLR",
-        "LinearLR",
-        "ConstantLR",
-        "OneCycleLR",
-        "CyclicLR",
-        "SequentialLR",
-        "ChainedScheduler",
-    }
-)
 # A period this long is counted in optimizer steps: nobody decays every 500 epochs.
 STEP_COUNT_THRESHOLD = 500
 # Factors this close to 1 are sized for per-step decay.

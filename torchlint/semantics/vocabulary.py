@@ -71,6 +71,9 @@ _NOT_A_LOSS_WORDS = frozenset(
 # every spelling of the words above that ``name_words`` reads as a loss word, a
 # ``_Loss`` base, or ``backward`` (a function whose result reaches it).
 LOSS_TOKENS = ("loss", "Loss", "LOSS", "criterion", "Criterion", "CRITERION", "backward")
+# Text a file must contain to hold differentiable code (``is_differentiable_context``
+# above NONE): a ``forward`` or a loss function is the root of every such function.
+DIFFERENTIABLE_TOKENS = ("forward", *LOSS_TOKENS)
 
 
 def name_words(name: str) -> list[str]:
@@ -86,6 +89,52 @@ def is_loss_name(name: str) -> bool:
     if words and words[0] == "log" and len(words) == 2:
         return True  # `log_loss` is the logistic loss
     return not any(word in _NOT_A_LOSS_WORDS for word in words)
+
+
+# Functions that drive training or evaluation rather than compute the model.
+_DRIVER_WORDS = frozenset(
+    {
+        "train",
+        "training",
+        "fit",
+        "step",
+        "validate",
+        "validation",
+        "val",
+        "eval",
+        "evaluate",
+        "evaluation",
+        "test",
+        "predict",
+        "inference",
+        "infer",
+        "generate",
+        "sample",
+        "checkpoint",
+        "epoch",
+        "main",
+        "run",
+        "log",
+        "callback",
+        "metric",
+        "metrics",
+        "update",
+        "compute",
+        "init",
+        "setup",
+        "benchmark",
+        "export",
+        "load",
+        "save",
+    }
+)
+
+
+def is_driver_name(name: str) -> bool:
+    """Names of training loops, steps, evaluation and checkpoint code."""
+    if name.startswith("__") and name.endswith("__") and name != "__call__":
+        return True
+    return any(word in _DRIVER_WORDS for word in name_words(name))
 
 
 # -- training progress and ramps --------------------------------------------
@@ -125,3 +174,27 @@ def is_progress_name(name: str) -> bool:
 def is_ramp_collection_name(name: str) -> bool:
     """``RAMP_KEYS``, ``WARMUP_TERMS``, ``ramped_losses``: a collection of ramped terms."""
     return bool(set(identifier_words(name)) & RAMP_COLLECTION_WORDS)
+
+
+# -- learning-rate schedulers ------------------------------------------------
+
+# The classes of ``torch.optim.lr_scheduler``.
+TORCH_SCHEDULERS = frozenset(
+    {
+        "StepLR",
+        "MultiStepLR",
+        "ExponentialLR",
+        "CosineAnnealingLR",
+        "CosineAnnealingWarmRestarts",
+        "ReduceLROnPlateau",
+        "LambdaLR",
+        "MultiplicativeLR",
+        "PolynomialLR",
+        "LinearLR",
+        "ConstantLR",
+        "OneCycleLR",
+        "CyclicLR",
+        "SequentialLR",
+        "ChainedScheduler",
+    }
+)
