@@ -655,8 +655,8 @@ def parity_section(data: dict) -> str:
     return (
         "Every torchlint run wrote its findings as JSON; the sorted findings (file, start, "
         "end, code, message) of each are compared with those of the first cold run of the "
-        "whole corpus in the same files. “No pre-filter” parses every file even when no "
-        "rule's tokens occur in it, so identical findings there mean the pre-filters drop "
+        "whole corpus in the same files. “No pre-filter” parses every file with libcst and "
+        "runs every rule on it, so identical findings there mean the pre-filters drop "
         "nothing.\n\n"
         + _table(["Run", "Findings", "Identical to cold"], rows)
         + f"\n\nFindings by code (cold run): {codes or 'none'}.{vacuous}\n"
@@ -681,19 +681,28 @@ def crash_section(summary: dict) -> str:
 
 
 def prefilter_section(data: dict) -> str:
-    """How many files the rules' text pre-filters spare from libcst."""
+    """How much of the corpus the rules' pre-filters spare from libcst."""
     rate = data.get("prefilter")
-    if not rate:
+    if not rate or "parsed_by_libcst" not in rate:
         return ""
+
+    def pair(shares: dict) -> str:
+        return f"{shares['files']:.1%} / {shares['lines']:.1%}"
+
     rows = [
-        [code, ", ".join(f"`{t}`" for t in entry["tokens"]) or "(none)", f"{entry['share']:.1%}"]
-        for code, entry in sorted(rate["rules"].items())
+        [code, pair(stages["text"]), pair(stages["syntax"])]
+        for code, stages in sorted(rate["rules"].items())
     ]
+    parsed = rate["parsed_by_libcst"]
     return (
-        "\n### Pre-filters\n\nA file is parsed with libcst only if it contains one of the "
-        "tokens of an enabled rule; otherwise CPython's parser only checks its syntax. "
-        f"On this corpus, **{rate['parsed_share']:.1%}** of the files are parsed.\n\n"
-        + _table(["Rule", "Tokens", "Files that contain one"], rows)
+        "\n### Pre-filters\n\nEach rule first looks for its tokens in a file's text; a file "
+        "that some rule's tokens let through is parsed once with CPython's `ast` (its syntax "
+        "check), and each such rule looks for the shapes it starts from in that tree "
+        "(`rules/prefilters.py`). Only files that some rule keeps at both stages are parsed "
+        f"with libcst: on this corpus **{parsed['files']:.1%} of the files, "
+        f"{parsed['lines']:.1%} of the lines**. Shares below are of all files / all lines "
+        "of the corpus.\n\n"
+        + _table(["Rule", "Text stage keeps", "Text and syntax stages keep"], rows)
         + "\n"
     )
 

@@ -18,9 +18,7 @@ findings with and without pre-filters on every fixture and example, and
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +26,8 @@ from torchlint.prefilter import Prefilter
 from torchlint.semantics.vocabulary import (
     DIFFERENTIABLE_TOKENS,
     LOSS_TOKENS,
+    NUMBER_BUILTINS,
+    PYTHON_VALUE_BUILTINS,
     RAMP_FUNCTION_WORDS,
     TORCH_SCHEDULERS,
     identifier_words,
@@ -319,7 +319,7 @@ def _may_decide(index: SyntaxIndex, atom: ast.AST) -> bool:
         inner = _read_back(side)
         if _names_bookkeeping(inner):
             return False  # the rule stops at the first bookkeeping side
-        if not _never_a_tensor(inner):
+        if not _never_a_tensor(index, inner):
             return True
     return False
 
@@ -342,22 +342,26 @@ def _is_integer(node: ast.AST) -> bool:
 
 
 def _is_simple_string(index: SyntaxIndex, node: ast.AST) -> bool:
+    """A string literal libcst reads as one ``SimpleString`` (when unsure: no)."""
     if not isinstance(node, ast.Constant) or not isinstance(node.value, (str, bytes)):
         return False
-    if not index.memo("tl002.adjacent_strings", _has_adjacent_strings):
-        return True
-    segment = ast.get_source_segment(index.source, node)
-    if segment is None:
+    if not index.memo("adjacent_strings", _has_adjacent_strings):
+        return True  # no two literals side by side anywhere in the file
+    if node.lineno != node.end_lineno or node.end_col_offset is None:
         return False
-    try:
-        kinds = [t.type for t in tokenize.generate_tokens(io.StringIO(segment).readline)]
-    except (tokenize.TokenError, SyntaxError):
-        return False
-    return kinds.count(tokenize.STRING) == 1
+    lines = index.memo("lines", _lines)
+    line = lines[node.lineno - 1] if node.lineno <= len(lines) else b""
+    segment = line[node.col_offset : node.end_col_offset]
+    return _ADJACENT_STRINGS.search(segment.decode("utf-8", "replace")) is None
 
 
 def _has_adjacent_strings(index: SyntaxIndex) -> bool:
     return _ADJACENT_STRINGS.search(index.source) is not None
+
+
+def _lines(index: SyntaxIndex) -> list[bytes]:
+    # Column offsets count UTF-8 bytes.
+    return index.source.encode("utf-8", "surrogatepass").splitlines()
 
 
 def _is_categorical_or_size(index: SyntaxIndex, atom: ast.Compare) -> bool:
@@ -442,18 +446,196 @@ _NEVER_TENSORS = (
 )
 
 
-def _never_a_tensor(expr: ast.AST) -> bool:
-    """Expressions ``tensor_confidence`` rates below MEDIUM by their shape alone."""
+# Attributes that `_attribute` reads through to their owner (`x.T`, `p.grad`).
+_VIEW_ATTRIBUTES = frozenset(
+    ("T", "mT", "H", "mH", "data", "grad", "real", "imag", "values", "indices")
+)
+
+
+def _never_a_tensor(index: SyntaxIndex, expr: ast.AST, depth: int = 0) -> bool:
+    """Expressions ``tensor_confidence`` rates below MEDIUM, told from the file's syntax.
+
+    Mirrors ``_TensorAnalysis._compute`` for literals and operators;
+    ``_name`` for names whose every binding in the file is a loop over
+    ``range``/``enumerate``/``zip`` or a value that is never a tensor;
+    ``_call`` for the Python builtins (when the file does not rebind them);
+    and ``_attribute``: an attribute is LOW unless it is a view of its owner,
+    a ``weight``/``bias``, or ``self.<name>`` registered as a buffer or
+    assigned in ``__init__`` a value that may be a tensor.
+    """
+    if depth > _MAX_SUM_DEPTH:
+        return False
     if isinstance(expr, ast.Constant):
-        # True, False, None and ... are names to libcst: leave them to the rule.
-        return not isinstance(expr.value, (bool, type(None), type(...)))
+        # True, False, None and ... are names to libcst; their confidence is NONE too.
+        return True
     if isinstance(expr, _NEVER_TENSORS):
         return True
+    depth += 1
+    if isinstance(expr, ast.Name):
+        return _name_never_a_tensor(index, expr.id, depth)
     if isinstance(expr, ast.UnaryOp):
-        return isinstance(expr.op, ast.Not) or _never_a_tensor(expr.operand)
+        return isinstance(expr.op, ast.Not) or _never_a_tensor(index, expr.operand, depth)
     if isinstance(expr, ast.BinOp):
-        return _never_a_tensor(expr.left) and _never_a_tensor(expr.right)
+        return _never_a_tensor(index, expr.left, depth) and _never_a_tensor(
+            index, expr.right, depth
+        )
+    if isinstance(expr, ast.Subscript):
+        return _never_a_tensor(index, expr.value, depth)
+    if isinstance(expr, ast.IfExp):
+        return _never_a_tensor(index, expr.body, depth) and _never_a_tensor(
+            index, expr.orelse, depth
+        )
+    if isinstance(expr, ast.BoolOp):
+        return any(_never_a_tensor(index, value, depth) for value in expr.values)
+    if isinstance(expr, ast.Compare):
+        return any(isinstance(op, _MEMBERSHIP) for op in expr.ops) or all(
+            _never_a_tensor(index, side, depth) for side in (expr.left, *expr.comparators)
+        )
+    if isinstance(expr, ast.NamedExpr):
+        return _never_a_tensor(index, expr.value, depth)
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        return (
+            isinstance(func, ast.Name)
+            and (func.id in PYTHON_VALUE_BUILTINS or func.id in NUMBER_BUILTINS)
+            and func.id not in index.memo("bindings", _bindings)
+        )
+    if isinstance(expr, ast.Attribute):
+        if expr.attr in _VIEW_ATTRIBUTES:
+            return _never_a_tensor(index, expr.value, depth)
+        if expr.attr in ("weight", "bias"):
+            return False
+        if isinstance(expr.value, ast.Name) and expr.value.id == "self":
+            return _self_attribute_never_a_tensor(index, expr.attr, depth)
+        return True
     return False
+
+
+_LOOP = "loop"
+_UNKNOWN = "unknown"
+
+
+def _name_never_a_tensor(index: SyntaxIndex, name: str, depth: int) -> bool:
+    if name in ("self", "cls", "None", "True", "False"):
+        return True
+    memo: dict = index.memo("never_tensor_names", lambda _: {})
+    if name in memo:
+        return memo[name]
+    memo[name] = False  # a cycle of names may hold anything
+    result = all(
+        kind == _LOOP or (kind != _UNKNOWN and _never_a_tensor(index, kind, depth))
+        for kind in index.memo("bindings", _bindings).get(name, ())
+    )
+    memo[name] = result
+    return result
+
+
+def _bindings(index: SyntaxIndex) -> dict[str, list]:
+    """How each name of the file is bound: a loop over ``range``-like calls, a value, or unknown.
+
+    A name bound in any other way (a parameter, an import, an unpacked
+    tuple, ``with ... as``, a comprehension) is unknown.
+    """
+    found: dict[str, list] = {}
+    explained: set[int] = set()
+
+    def bind(target: ast.AST, how) -> None:
+        found.setdefault(target.id, []).append(how)  # type: ignore[attr-defined]
+        explained.add(id(target))
+
+    for node in index.nodes(ast.For, ast.AsyncFor):
+        iterable = node.iter
+        ranged = (
+            isinstance(iterable, ast.Call)
+            and isinstance(iterable.func, ast.Name)
+            and iterable.func.id in ("range", "enumerate", "zip")
+        )
+        for part in ast.walk(node.target):
+            if isinstance(part, ast.Name):
+                bind(part, _LOOP if ranged else _UNKNOWN)
+    for node in index.nodes(ast.Assign):
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                bind(target, node.value)
+    for node in index.nodes(ast.AnnAssign, ast.AugAssign):
+        if isinstance(node.target, ast.Name):
+            if node.value is None:
+                explained.add(id(node.target))  # `x: int` binds nothing
+            else:
+                bind(node.target, node.value)
+    for node in index.nodes(ast.Name):
+        if type(node.ctx) is not ast.Load and id(node) not in explained:
+            found.setdefault(node.id, []).append(_UNKNOWN)
+    others: list[str] = [node.arg for node in index.nodes(ast.arg)]
+    for node in index.nodes(ast.Import, ast.ImportFrom):
+        others.extend((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    for node in index.nodes(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+        others.append(node.name)
+    for node in index.nodes(ast.Global, ast.Nonlocal):
+        others.extend(node.names)
+    for node in index.nodes(ast.ExceptHandler, ast.MatchAs, ast.MatchStar):
+        others.append(node.name)
+    for node in index.nodes(ast.MatchMapping):
+        others.append(node.rest)
+    for name in others:
+        if name:
+            found.setdefault(name, []).append(_UNKNOWN)
+    return found
+
+
+def _self_attribute_never_a_tensor(index: SyntaxIndex, attr: str, depth: int) -> bool:
+    """``self.<attr>`` is not a buffer, and every value assigned to it is never a tensor."""
+    strings = index.memo("strings", _string_constants)
+    if attr in strings:
+        return False  # `register_buffer("attr", ...)`
+    values = index.memo("self_attribute_values", _self_attribute_values).get(attr, ())
+    return all(value is not None and _never_a_tensor(index, value, depth + 1) for value in values)
+
+
+def _string_constants(index: SyntaxIndex) -> frozenset[str]:
+    return frozenset(
+        node.value for node in index.nodes(ast.Constant) if isinstance(node.value, str)
+    )
+
+
+def _self_attribute_values(index: SyntaxIndex) -> dict[str, list]:
+    """Values assigned to ``self.<attr>`` in an ``__init__``, by attribute.
+
+    Mirrors ``init_values`` (assignments in ``__init__`` only) and
+    ``_self_attribute``, which skips a constructor argument stored as is.
+    None stands for a value that cannot be told apart (an unpacked tuple).
+    """
+    found: dict[str, list] = {}
+    for function in index.nodes(ast.FunctionDef, ast.AsyncFunctionDef):
+        if function.name != "__init__":
+            continue
+        arguments = function.args
+        parameters = {
+            arg.arg
+            for arg in (
+                *arguments.posonlyargs,
+                *arguments.args,
+                *arguments.kwonlyargs,
+                *filter(None, (arguments.vararg, arguments.kwarg)),
+            )
+        }
+        for node in ast.walk(function):
+            if not isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value
+            if isinstance(value, ast.Name) and value.id in parameters:
+                continue
+            for target in targets:
+                direct = not isinstance(target, (ast.Tuple, ast.List))
+                for part in ast.walk(target):
+                    if (
+                        isinstance(part, ast.Attribute)
+                        and isinstance(part.value, ast.Name)
+                        and part.value.id == "self"
+                    ):
+                        found.setdefault(part.attr, []).append(value if direct else None)
+    return found
 
 
 TL002 = Prefilter(
@@ -532,6 +714,21 @@ TL004 = Prefilter(
 
 # -- TL005 ramped-primary-loss -------------------------------------------------
 
+# The names of primary terms, the default of the `primary-loss-names` option.
+DEFAULT_PRIMARY_LOSS_NAMES = [
+    "reconstruction",
+    "recon",
+    "rec",
+    "l1",
+    "l2",
+    "mse",
+    "ce",
+    "cross_entropy",
+    "nll",
+    "ssim",
+]
+_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+
 
 def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
     """A product and a zero-at-start ramp, or a collection named like ramped keys.
@@ -545,6 +742,31 @@ def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
         target = node.targets[0] if len(node.targets) == 1 else None
         if isinstance(target, ast.Name) and is_ramp_collection_name(target.id):
             return True
+    if not _ramp_shapes(index):
+        return False
+    # `_check_product` and `_check_collection` report only a term, key or string
+    # whose words include a primary-loss name.
+    names = settings.get("primary-loss-names")
+    if names is None:
+        names = DEFAULT_PRIMARY_LOSS_NAMES
+    patterns = [identifier_words(name) for name in names if name]
+    words = index.memo("words", _words)
+    return any(
+        all(word in words for word in pattern) or (len(pattern) > 1 and "".join(pattern) in words)
+        for pattern in patterns
+        if pattern
+    )
+
+
+def _words(index: SyntaxIndex) -> frozenset[str]:
+    """Every word of every identifier and string in the file."""
+    words: set[str] = set()
+    for token in set(_TOKEN.findall(index.source)):
+        words.update(identifier_words(token))
+    return frozenset(words)
+
+
+def _ramp_shapes(index: SyntaxIndex) -> bool:
     has_product = any(isinstance(n.op, ast.Mult) for n in index.nodes(ast.AugAssign)) or any(
         isinstance(n.op, ast.Mult) for n in index.nodes(ast.BinOp)
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torchlint.rule import Rule, RuleOption
+from torchlint.rules.prefilters import DEFAULT_PRIMARY_LOSS_NAMES
 from torchlint.rules.prefilters import TL005 as PREFILTER
 from torchlint.semantics.dataflow import assigned_values, possible_values
 from torchlint.semantics.names import dotted_name
@@ -12,18 +13,6 @@ from torchlint.semantics.ramps import zero_start_ramp
 from torchlint.semantics.vocabulary import identifier_words, is_ramp_collection_name
 from torchlint.semantics.words import string_value
 
-DEFAULT_PRIMARY_LOSS_NAMES = [
-    "reconstruction",
-    "recon",
-    "rec",
-    "l1",
-    "l2",
-    "mse",
-    "ce",
-    "cross_entropy",
-    "nll",
-    "ssim",
-]
 # A name with one of these words is an auxiliary term even if it also says `mse` or `l2`
 # (`consistency_mse`, `l2_reg`, `feat_l1`): ramping those in is the point of a ramp.
 _AUXILIARY_WORDS = frozenset(

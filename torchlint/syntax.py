@@ -24,10 +24,7 @@ class SyntaxIndex:
     def __init__(self, source: str, tree: ast.Module) -> None:
         self.source = source
         self.tree = tree
-        by_type: defaultdict[type, list[ast.AST]] = defaultdict(list)
-        for node in ast.walk(tree):
-            by_type[type(node)].append(node)
-        self._by_type = by_type
+        self._by_type = _group_by_type(tree)
         self._memo: dict[str, object] = {}
 
     @classmethod
@@ -36,7 +33,7 @@ class SyntaxIndex:
         return cls(source, ast.parse(source, filename=path))
 
     def nodes(self, *kinds: type) -> list:
-        """Every node of these types, in the order of a breadth-first walk."""
+        """Every node of these types (in no particular order)."""
         if len(kinds) == 1:
             return self._by_type.get(kinds[0], [])
         found: list[ast.AST] = []
@@ -49,6 +46,42 @@ class SyntaxIndex:
         if key not in self._memo:
             self._memo[key] = compute(self)
         return self._memo[key]
+
+
+# Fields that hold only operator and context singletons (`Add()`, `Load()`): never walked.
+_SKIPPED_FIELDS = frozenset({"ctx", "op", "ops"})
+_child_fields: dict[type, tuple[str, ...]] = {}
+
+
+def _group_by_type(tree: ast.AST) -> defaultdict[type, list[ast.AST]]:
+    """Every node of ``tree`` by type, in one walk that skips operator and context nodes.
+
+    ``ast.walk`` yields those singletons too and goes through a generator per
+    node; this loop is about twice as fast on real files.
+    """
+    by_type: defaultdict[type, list[ast.AST]] = defaultdict(list)
+    node_type = ast.AST
+    fields_of = _child_fields
+    stack = [tree]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        kind = type(node)
+        by_type[kind].append(node)
+        fields = fields_of.get(kind)
+        if fields is None:
+            fields = fields_of[kind] = tuple(
+                name for name in kind._fields if name not in _SKIPPED_FIELDS
+            )
+        for name in fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, node_type):
+                        push(item)
+            elif isinstance(value, node_type):
+                push(value)
+    return by_type
 
 
 def last_name(expr: ast.AST) -> str | None:

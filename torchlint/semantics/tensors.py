@@ -27,6 +27,7 @@ from torchlint.semantics.callgraph import (
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import Scope, flow_of, lookup, scope_of, self_attribute
+from torchlint.semantics.vocabulary import NUMBER_BUILTINS, PYTHON_VALUE_BUILTINS
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -317,36 +318,6 @@ _NON_TENSOR_TORCH_FUNCTIONS = frozenset(
         "typename",
         "get_rng_state",
         "set_rng_state",
-    ]
-)
-_PYTHON_VALUE_BUILTINS = frozenset(
-    [
-        "len",
-        "int",
-        "float",
-        "bool",
-        "str",
-        "isinstance",
-        "issubclass",
-        "range",
-        "enumerate",
-        "zip",
-        "hasattr",
-        "getattr",
-        "type",
-        "id",
-        "print",
-        "repr",
-        "list",
-        "tuple",
-        "dict",
-        "set",
-        "sorted",
-        "reversed",
-        "callable",
-        "any",
-        "all",
-        "format",
     ]
 )
 _NON_TENSOR_MODULES = ("numpy", "np", "math", "random", "scipy", "pandas", "statistics")
@@ -730,9 +701,9 @@ class _TensorAnalysis:
                 return NONE
             return LOW
         name = dotted_name(func)
-        if name in _PYTHON_VALUE_BUILTINS:
+        if name in PYTHON_VALUE_BUILTINS:
             return NONE
-        if name in ("abs", "min", "max", "sum", "pow"):
+        if name in NUMBER_BUILTINS:
             best = NONE
             for arg in call.args:
                 best = max(best, self.confidence(arg.value, scope, depth))

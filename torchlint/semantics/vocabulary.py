@@ -10,11 +10,13 @@ the same vocabulary as the analyses that run after it.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SPLIT = re.compile(r"[^0-9A-Za-z]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
+@lru_cache(maxsize=8192)
 def identifier_words(name: str) -> tuple[str, ...]:
     """Lower-case words of an identifier or key.
 
@@ -161,6 +163,7 @@ RAMP_COLLECTION_WORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=4096)
 def is_progress_name(name: str) -> bool:
     """A counter of training progress: ``epoch``, ``global_step``, ``epoch_in_stage``, ``it``."""
     words = identifier_words(name)
@@ -198,3 +201,40 @@ TORCH_SCHEDULERS = frozenset(
         "ChainedScheduler",
     }
 )
+
+
+# -- Python builtins ---------------------------------------------------------
+
+# Builtins that return Python values (never a tensor), whatever they are given.
+PYTHON_VALUE_BUILTINS = frozenset(
+    [
+        "len",
+        "int",
+        "float",
+        "bool",
+        "str",
+        "isinstance",
+        "issubclass",
+        "range",
+        "enumerate",
+        "zip",
+        "hasattr",
+        "getattr",
+        "type",
+        "id",
+        "print",
+        "repr",
+        "list",
+        "tuple",
+        "dict",
+        "set",
+        "sorted",
+        "reversed",
+        "callable",
+        "any",
+        "all",
+        "format",
+    ]
+)
+# Builtins that combine their arguments; on tensors they mostly handle sizes and counts.
+NUMBER_BUILTINS = frozenset({"abs", "min", "max", "sum", "pow"})
