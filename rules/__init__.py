@@ -1,7 +1,9 @@
 """The rules of torchlint, one module per rule (installed as ``torchlint.rules``).
 
 Adding a rule: write ``rules/tlNNN_<name>.py`` with one :class:`~torchlint.rule.Rule`
-subclass, its fixtures in ``tests/fixtures/TLNNN/``, and add a line to ``RULE_INDEX``.
+subclass, its fixtures in ``tests/fixtures/TLNNN/``, its pre-filter in
+``rules/prefilters.py`` (text tokens and, where it pays, an ``ast`` test that
+mirrors the rule's first steps), and add a line to ``RULE_INDEX``.
 
 The index names each rule and its pre-filter without importing the rule:
 a run whose files are all answered by the cache, or rejected by the

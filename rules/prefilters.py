@@ -24,13 +24,20 @@ from typing import Any
 
 from torchlint.prefilter import Prefilter
 from torchlint.semantics.vocabulary import (
+    CONVERSION_CALLS,
+    COUNT_CALLS,
     DIFFERENTIABLE_TOKENS,
+    INDEX_LOOP_CALLS,
     LOSS_TOKENS,
     NUMBER_BUILTINS,
     PYTHON_VALUE_BUILTINS,
     RAMP_FUNCTION_WORDS,
+    SIZE_ATTRIBUTES,
+    SIZE_CALLS,
     TORCH_SCHEDULERS,
+    VIEW_ATTRIBUTES,
     identifier_words,
+    is_count_name,
     is_driver_name,
     is_loss_name,
     is_progress_name,
@@ -212,8 +219,6 @@ BOOKKEEPING_WORDS = frozenset(
         "shape",
     ]
 )
-_COUNTS = frozenset({"sum", "numel", "nelement", "count_nonzero", "nonzero", "any", "all"})
-_CONVERSIONS = frozenset({"item", "tolist"})
 _MEMBERSHIP = (ast.Is, ast.IsNot, ast.In, ast.NotIn)
 # A string literal next to another one (`"a" "b"`): libcst reads that as one
 # concatenated string, which a comparison does not treat as a category.
@@ -328,7 +333,7 @@ def _read_back(side: ast.AST) -> ast.AST:
     """Mirrors ``conditions.read_back_tensor``."""
     if isinstance(side, ast.Call):
         func = side.func
-        if isinstance(func, ast.Attribute) and func.attr in _CONVERSIONS:
+        if isinstance(func, ast.Attribute) and func.attr in CONVERSION_CALLS:
             return func.value
         if isinstance(func, ast.Name) and func.id in ("float", "bool"):
             values = argument_values(side)
@@ -379,11 +384,11 @@ def _is_categorical_or_size(index: SyntaxIndex, atom: ast.Compare) -> bool:
 
 
 def _is_size(expr: ast.AST) -> bool:
-    if isinstance(expr, ast.Call) and last_name(expr.func) in ("len", "size", "numel", "dim"):
+    if isinstance(expr, ast.Call) and last_name(expr.func) in SIZE_CALLS:
         return True
     if isinstance(expr, ast.Subscript):
         expr = expr.value
-    return isinstance(expr, ast.Attribute) and expr.attr in ("shape", "ndim")
+    return isinstance(expr, ast.Attribute) and expr.attr in SIZE_ATTRIBUTES
 
 
 def _small_integer(node: ast.AST) -> int | None:
@@ -408,11 +413,9 @@ def _is_emptiness_check(atom: ast.Compare) -> bool:
     if _is_integer(literal) and limit == 0:
         return True
     counted = _read_back(counted)
-    if isinstance(counted, ast.Call) and last_name(counted.func) in _COUNTS:
+    if isinstance(counted, ast.Call) and last_name(counted.func) in COUNT_CALLS:
         return True
-    if isinstance(counted, ast.Name):
-        name = counted.id.lower()
-        return name.startswith(("num_", "n_", "count")) or name.endswith(("_count", "_num"))
+    return isinstance(counted, ast.Name) and is_count_name(counted.id)
     return False
 
 
@@ -443,12 +446,6 @@ _NEVER_TENSORS = (
     ast.GeneratorExp,
     ast.Lambda,
     ast.Await,
-)
-
-
-# Attributes that `_attribute` reads through to their owner (`x.T`, `p.grad`).
-_VIEW_ATTRIBUTES = frozenset(
-    ("T", "mT", "H", "mH", "data", "grad", "real", "imag", "values", "indices")
 )
 
 
@@ -501,7 +498,7 @@ def _never_a_tensor(index: SyntaxIndex, expr: ast.AST, depth: int = 0) -> bool:
             and func.id not in index.memo("bindings", _bindings)
         )
     if isinstance(expr, ast.Attribute):
-        if expr.attr in _VIEW_ATTRIBUTES:
+        if expr.attr in VIEW_ATTRIBUTES:
             return _never_a_tensor(index, expr.value, depth)
         if expr.attr in ("weight", "bias"):
             return False
@@ -548,7 +545,7 @@ def _bindings(index: SyntaxIndex) -> dict[str, list]:
         ranged = (
             isinstance(iterable, ast.Call)
             and isinstance(iterable.func, ast.Name)
-            and iterable.func.id in ("range", "enumerate", "zip")
+            and iterable.func.id in INDEX_LOOP_CALLS
         )
         for part in ast.walk(node.target):
             if isinstance(part, ast.Name):

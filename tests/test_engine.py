@@ -111,3 +111,12 @@ def test_invalid_utf8_on_the_first_line_is_located():
 def test_unknown_declared_encoding_is_a_file_error():
     [diagnostic] = check_bytes(b"# coding: klingon\nx = 1\n", "k.py", SELECTION)
     assert diagnostic.code == "TL000" and "klingon" in diagnostic.message
+
+
+def test_syntax_error_found_by_the_ast_stage_is_located():
+    from torchlint.registry import all_rules
+
+    source = "import torch\n\ndef forward(x):\n    if x.sigmoid() > (:\n        pass\n"
+    [diagnostic] = check_source(source, "bad.py", RuleSelection(all_rules(), {}))
+    assert (diagnostic.code, diagnostic.row) == ("TL000", 4)
+    assert "syntax error" in diagnostic.message

@@ -1,8 +1,10 @@
-"""The text pre-filters (``Rule.tokens``) are sound: they never hide a finding.
+"""The pre-filters (``Rule.prefilter``) are sound and do reject files.
 
-Every fixture, every example and every rule's own ``valid``/``invalid``
-snippet is checked with and without the pre-filter; the findings must be
-identical.
+Every fixture, every example, the runtime harness's reference models and
+every rule's own ``valid``/``invalid`` snippet is checked with and without
+the pre-filters; the findings must be identical.  The syntax stages are
+also checked on look-alikes they must reject (otherwise they would cost an
+``ast`` parse and save nothing) and on the shapes they must keep.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from pathlib import Path
 import pytest
 
 from torchlint.engine import RuleSelection, check_source
-from torchlint.registry import all_rules
+from torchlint.registry import all_rules, rules_by_code
+from torchlint.syntax import SyntaxIndex
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = sorted((ROOT / "tests" / "fixtures").glob("TL*/*.py")) + sorted(
-    (ROOT / "examples").glob("**/*.py")
+FILES = (
+    sorted((ROOT / "tests" / "fixtures").glob("TL*/*.py"))
+    + sorted((ROOT / "examples").glob("**/*.py"))
+    + sorted((ROOT / "runtime").glob("reference_*.py"))
 )
 SNIPPETS = [
     (f"{rule.code}-{kind}-{index}", source)
@@ -26,18 +31,28 @@ SNIPPETS = [
 ]
 
 
-def _findings(source: str, path: str, use_prefilter: bool) -> list[tuple]:
-    selection = RuleSelection(all_rules(), {}, use_prefilter=use_prefilter)
+# Options change what some syntax stages look for.
+OPTIONS = {
+    "defaults": {},
+    "guards": {"TL002": {"flag-guards": True}},
+    "names": {"TL005": {"primary-loss-names": ["pixel", "recon"]}},
+}
+
+
+def _findings(source: str, path: str, use_prefilter: bool, options=None) -> list[tuple]:
+    selection = RuleSelection(all_rules(), options or {}, use_prefilter=use_prefilter)
     return [
         (d.row, d.column, d.end_row, d.end_column, d.code, d.message)
         for d in check_source(source, path, selection)
     ]
 
 
+@pytest.mark.parametrize("options", OPTIONS)
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_prefilter_keeps_findings_of_files(path: Path) -> None:
+def test_prefilter_keeps_findings_of_files(path: Path, options: str) -> None:
     source = path.read_text(encoding="utf-8")
-    assert _findings(source, str(path), True) == _findings(source, str(path), False)
+    chosen = OPTIONS[options]
+    assert _findings(source, str(path), True, chosen) == _findings(source, str(path), False, chosen)
 
 
 @pytest.mark.parametrize(("name", "source"), SNIPPETS, ids=[name for name, _ in SNIPPETS])
@@ -49,3 +64,123 @@ def test_token_groups() -> None:
     for rule in all_rules():
         for group in rule.prefilter.token_groups():
             assert group and all(isinstance(token, str) and token for token in group)
+
+
+def _keeps(code: str, source: str, settings: dict | None = None) -> bool:
+    prefilter = rules_by_code()[code].prefilter
+    assert prefilter.accepts_text(source), "the example must get past the text stage"
+    return prefilter.accepts_syntax(SyntaxIndex.parse(source, "ex.py"), settings or {})
+
+
+MODULE = """
+import torch
+import torch.nn as nn
+
+class Head(nn.Module):
+    def __init__(self, config, drop_rate=0.1):
+        super().__init__()
+        self.num_labels = config.num_labels
+        self.drop_rate = drop_rate
+        self.proj = nn.Linear(4, 4)
+        if config.hidden_size > 512:
+            self.proj = nn.Linear(8, 8)
+
+    def forward(self, x, labels=None):
+        h = torch.tanh(self.proj(x))
+        if x.dim() == 4 and labels is not None:
+            h = h.flatten(1)
+        if self.num_labels > 1 and self.drop_rate > 0.0:
+            h = h * 0.5
+        for i in range(3):
+            h = h if i < 2 else h * 2
+        return h
+"""
+
+
+def test_syntax_stages_reject_a_clean_model() -> None:
+    source = MODULE + "\n# loss, lr, warmup, scheduler.step(), StepLR\n"
+    for code in ("TL001", "TL002", "TL003", "TL004", "TL005", "TL006"):
+        assert not _keeps(code, source), code
+
+
+@pytest.mark.parametrize(
+    ("code", "source"),
+    [
+        ("TL001", "import torch\ndef f(a, b):\n    return torch.sigmoid(a + b)\n"),
+        ("TL001", "def f(a, b):\n    s = a\n    s += b\n    return s.sigmoid()\n"),
+        (
+            "TL001",
+            "import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n"
+            "        self.act = nn.Sigmoid()\n    def forward(self, a, b):\n"
+            "        return self.act(a + b)\n",
+        ),
+        (
+            "TL002",
+            "import torch\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
+            "        s = x.std()\n        if s < 0.1:\n            x = x * 2\n        return x\n",
+        ),
+        (
+            "TL002",
+            "def helper(x):\n    return 1 if x.mean() > 0.5 else 2\n"
+            "class M:\n    def forward(self, x):\n        return helper(x)\n",
+        ),
+        ("TL003", "import torch\ndef my_loss(p):\n    return torch.tensor(0.0)\n"),
+        ("TL004", "for x in loader:\n    for g in opt.param_groups:\n        g['lr'] *= 0.1\n"),
+        ("TL005", "for epoch in range(9):\n    w = min(1.0, epoch / 10)\n    loss = w * recon\n"),
+        (
+            "TL006",
+            "from torch.optim.lr_scheduler import StepLR\ns = StepLR(opt, 30)\n"
+            "for x in loader:\n    s.step()\n",
+        ),
+    ],
+)
+def test_syntax_stages_keep_what_their_rule_starts_from(code: str, source: str) -> None:
+    assert _keeps(code, source)
+
+
+@pytest.mark.parametrize(
+    ("code", "source"),
+    [
+        # A squash of something that is never a sum.
+        ("TL001", "import torch\ndef f(x, w):\n    return torch.sigmoid(w(x))\n"),
+        # `__init__` is a driver nothing calls; `self.p` holds a config value.
+        (
+            "TL002",
+            "class M:\n    def __init__(self, c):\n        self.p = c.p\n"
+            "        if c.size > 3:\n            pass\n"
+            "    def forward(self, x):\n        if self.p > 0.5:\n            x = x + 1\n"
+            "        return x\n",
+        ),
+        # No loss-named function or class, no backward.
+        ("TL003", "import torch\ndef f(x):  # the loss\n    return torch.tensor(0.0)\n"),
+        # A product that does not update a learning rate.
+        ("TL004", "# the lr stays\nfor x in loader:\n    scale *= 0.9\n"),
+        # A progress counter, but the primary-loss names are configured away.
+        ("TL005", "for epoch in range(9):\n    loss = epoch / 10 * recon\n"),
+        # The scheduler is only named in a string.
+        ("TL006", "print('StepLR')\nfor x in loader:\n    opt.step()\n"),
+    ],
+)
+def test_syntax_stages_reject_look_alikes(code: str, source: str) -> None:
+    settings = {"primary-loss-names": ["pixel"]} if code == "TL005" else None
+    assert not _keeps(code, source, settings)
+
+
+def test_flag_guards_makes_asserts_candidates() -> None:
+    source = "class M:\n    def forward(self, x):\n        assert x.std() > 0.1\n        return x\n"
+    assert not _keeps("TL002", source)
+    assert _keeps("TL002", source, {"flag-guards": True})
+
+
+def test_syntax_index_groups_every_node_but_operators() -> None:
+    import ast
+
+    source = (ROOT / "tests" / "fixtures" / "TL002").glob("*.py").__next__().read_text("utf-8")
+    index = SyntaxIndex.parse(source, "f.py")
+    expected: dict[type, int] = {}
+    for node in ast.walk(index.tree):
+        if not isinstance(
+            node, (ast.operator, ast.cmpop, ast.boolop, ast.unaryop, ast.expr_context)
+        ):
+            expected[type(node)] = expected.get(type(node), 0) + 1
+    assert {kind: len(index.nodes(kind)) for kind in expected} == expected

@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import libcst as cst
 
+from torchlint.semantics.vocabulary import (
+    CONVERSION_CALLS,
+    COUNT_CALLS,
+    SIZE_ATTRIBUTES,
+    SIZE_CALLS,
+    is_count_name,
+)
+
 _NAN_CHECKS = frozenset({"isnan", "isinf", "isfinite", "isneginf", "isposinf", "nan_to_num"})
-_COUNTS = frozenset({"sum", "numel", "nelement", "count_nonzero", "nonzero", "any", "all"})
-_CONVERSIONS = frozenset({"item", "tolist"})
 _LOGGING_CALLS = frozenset({"warn", "warning", "print", "info", "debug", "error", "log"})
 
 
@@ -32,7 +38,7 @@ def read_back_tensor(side: cst.BaseExpression) -> cst.BaseExpression:
     """``x`` for ``x.item()`` and ``float(x)``: a tensor read back to Python still decides."""
     if isinstance(side, cst.Call):
         func = side.func
-        if isinstance(func, cst.Attribute) and func.attr.value in _CONVERSIONS:
+        if isinstance(func, cst.Attribute) and func.attr.value in CONVERSION_CALLS:
             return func.value
         if isinstance(func, cst.Name) and func.value in ("float", "bool") and side.args:
             return side.args[0].value
@@ -83,7 +89,7 @@ def is_emptiness_check(atom: cst.BaseExpression) -> bool:
         if isinstance(literal, cst.Integer) and limit == 0:
             return True  # `remaining > 0`, `text_len != 0`: counts, not measurements
         counted = read_back_tensor(counted)
-        return _called_last(counted) in _COUNTS or _count_name(counted)
+        return _called_last(counted) in COUNT_CALLS or _count_name(counted)
     return False
 
 
@@ -99,8 +105,7 @@ def _called_last(expr: cst.BaseExpression) -> str | None:
 
 def _count_name(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.Name):
-        name = expr.value.lower()
-        return name.startswith(("num_", "n_", "count")) or name.endswith(("_count", "_num"))
+        return is_count_name(expr.value)
     return False
 
 
@@ -158,8 +163,8 @@ def is_categorical_or_size_check(atom: cst.BaseExpression) -> bool:
 
 
 def _is_size(expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, cst.Call) and _called_last(expr) in ("len", "size", "numel", "dim"):
+    if isinstance(expr, cst.Call) and _called_last(expr) in SIZE_CALLS:
         return True
     if isinstance(expr, cst.Subscript):
         expr = expr.value
-    return isinstance(expr, cst.Attribute) and expr.attr.value in ("shape", "ndim")
+    return isinstance(expr, cst.Attribute) and expr.attr.value in SIZE_ATTRIBUTES

@@ -27,7 +27,12 @@ from torchlint.semantics.callgraph import (
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import Scope, flow_of, lookup, scope_of, self_attribute
-from torchlint.semantics.vocabulary import NUMBER_BUILTINS, PYTHON_VALUE_BUILTINS
+from torchlint.semantics.vocabulary import (
+    INDEX_LOOP_CALLS,
+    NUMBER_BUILTINS,
+    PYTHON_VALUE_BUILTINS,
+    VIEW_ATTRIBUTES,
+)
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -560,11 +565,7 @@ class _TensorAnalysis:
             return max(previous, self.confidence(binding.value, value_scope, depth))
         if kind == "loop":
             iterable = binding.value
-            if isinstance(iterable, cst.Call) and dotted_name(iterable.func) in (
-                "range",
-                "enumerate",
-                "zip",
-            ):
+            if isinstance(iterable, cst.Call) and dotted_name(iterable.func) in INDEX_LOOP_CALLS:
                 return NONE if dotted_name(iterable.func) == "range" else LOW
             return min(self.confidence(iterable, value_scope, depth), MEDIUM) or LOW
         return NONE
@@ -629,7 +630,7 @@ class _TensorAnalysis:
             head = qualified.split(".", 1)[0]
             if head in ("torch",) or head in _NON_TENSOR_MODULES:
                 return NONE
-        if attr in ("T", "mT", "H", "mH", "data", "grad", "real", "imag", "values", "indices"):
+        if attr in VIEW_ATTRIBUTES:
             return self.confidence(expr.value, scope, depth)
         self_attr = self_attribute(expr)
         if self_attr is not None and scope is not None:

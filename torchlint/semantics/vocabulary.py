@@ -238,3 +238,26 @@ PYTHON_VALUE_BUILTINS = frozenset(
 )
 # Builtins that combine their arguments; on tensors they mostly handle sizes and counts.
 NUMBER_BUILTINS = frozenset({"abs", "min", "max", "sum", "pow"})
+
+
+# -- conditions and tensors ------------------------------------------------------
+
+# Calls that count elements (`mask.sum() == 0` is an emptiness check).
+COUNT_CALLS = frozenset({"sum", "numel", "nelement", "count_nonzero", "nonzero", "any", "all"})
+# Calls that read a tensor back into Python (`loss.item() > best` still compares a tensor).
+CONVERSION_CALLS = frozenset({"item", "tolist"})
+# Calls and attributes that measure a size (`st < len(tokens)`, `n <= x.shape[1]`).
+SIZE_CALLS = frozenset({"len", "size", "numel", "dim"})
+SIZE_ATTRIBUTES = frozenset({"shape", "ndim"})
+# Attributes that are a view of their owner: a tensor's `.T` is a tensor.
+VIEW_ATTRIBUTES = frozenset(
+    {"T", "mT", "H", "mH", "data", "grad", "real", "imag", "values", "indices"}
+)
+# A loop over one of these yields Python integers (or tuples of them and the items).
+INDEX_LOOP_CALLS = frozenset({"range", "enumerate", "zip"})
+
+
+def is_count_name(name: str) -> bool:
+    """``num_pos``, ``n_valid``, ``token_count``: a name that counts things."""
+    name = name.lower()
+    return name.startswith(("num_", "n_", "count")) or name.endswith(("_count", "_num"))
