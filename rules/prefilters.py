@@ -510,6 +510,11 @@ def _never_a_tensor(index: SyntaxIndex, expr: ast.AST, depth: int = 0) -> bool:
 
 _LOOP = "loop"
 _UNKNOWN = "unknown"
+# `match` patterns that bind a name (Python 3.10 and later).
+_CAPTURE_PATTERNS = tuple(
+    getattr(ast, name) for name in ("MatchAs", "MatchStar") if hasattr(ast, name)
+)
+_MAPPING_PATTERNS = tuple(getattr(ast, name) for name in ("MatchMapping",) if hasattr(ast, name))
 
 
 def _name_never_a_tensor(index: SyntaxIndex, name: str, depth: int) -> bool:
@@ -570,9 +575,9 @@ def _bindings(index: SyntaxIndex) -> dict[str, list]:
         others.append(node.name)
     for node in index.nodes(ast.Global, ast.Nonlocal):
         others.extend(node.names)
-    for node in index.nodes(ast.ExceptHandler, ast.MatchAs, ast.MatchStar):
+    for node in index.nodes(ast.ExceptHandler, *_CAPTURE_PATTERNS):
         others.append(node.name)
-    for node in index.nodes(ast.MatchMapping):
+    for node in index.nodes(*_MAPPING_PATTERNS):
         others.append(node.rest)
     for name in others:
         if name:

@@ -189,11 +189,6 @@ def bounded_unit_interval(
     return found if found.confidence >= minimum else None
 
 
-def squashing_module(model: SemanticModel, callee) -> tuple[tuple[float, float], str] | None:
-    """Interval and name of a module that ends in a squashing function, if ``callee`` is one."""
-    return _BoundAnalysis(model).module_bound(callee, 0)
-
-
 def _literal(expr: cst.BaseExpression) -> float | None:
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
         inner = _literal(expr.expression)

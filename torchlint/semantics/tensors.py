@@ -439,14 +439,6 @@ def is_tensor(
     return tensor_confidence(source, expr, scope) >= minimum
 
 
-def element_confidence(
-    source: ModelLike, expr: cst.BaseExpression, index: int | None, scope: Scope | None
-) -> Confidence:
-    """Confidence that element ``index`` of ``expr`` (``a, b = expr``) is a tensor."""
-    model = _model(source)
-    return _TensorAnalysis(model).element(expr, index, scope, 0)
-
-
 class _TensorAnalysis:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
@@ -844,10 +836,3 @@ def _differentiable_name(name: str) -> bool:
     """Functions whose inputs are tensors by convention: ``forward`` and losses."""
     lowered = name.lower()
     return lowered == "forward" or lowered.startswith("forward_") or "loss" in lowered
-
-
-def self_attribute_confidence(source: ModelLike, attr: str, scope: Scope | None) -> Confidence:
-    """Confidence that ``self.<attr>`` is a tensor (parameter, buffer, tensor set in __init__)."""
-    if scope is None:
-        return LOW
-    return _TensorAnalysis(_model(source))._self_attribute(attr, scope, 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torchlint.semantics.vocabulary import identifier_words, is_epoch_word
+from torchlint.semantics.vocabulary import identifier_words
 from torchlint.walk import iter_children
 
 
@@ -63,8 +63,3 @@ def string_value(node: cst.CSTNode) -> str | None:
     if isinstance(node, cst.SimpleString):
         return _string_value(node)
     return None
-
-
-def mentions_epochs(expr: cst.CSTNode) -> bool:
-    """Whether some name in ``expr`` speaks of epochs."""
-    return any(is_epoch_word(word) for word in expression_words(expr))
