@@ -120,3 +120,16 @@ def test_syntax_error_found_by_the_ast_stage_is_located():
     [diagnostic] = check_source(source, "bad.py", RuleSelection(all_rules(), {}))
     assert (diagnostic.code, diagnostic.row) == ("TL000", 4)
     assert "syntax error" in diagnostic.message
+
+
+def test_a_failing_syntax_stage_lets_the_rule_decide():
+    from torchlint.prefilter import Prefilter
+
+    def broken(index, settings):
+        raise AttributeError("odd file")
+
+    class Guarded(SigmoidCallRule):
+        prefilter = Prefilter(tokens=("sigmoid",), syntax=broken)
+
+    source = "import torch\ny = torch.sigmoid(x)\n"
+    assert codes_at(check_source(source, "m.py", RuleSelection((Guarded,), {}))) == [(2, "TL901")]

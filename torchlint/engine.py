@@ -138,9 +138,7 @@ def check_source(source: str, path: str, selection: RuleSelection) -> list[Diagn
         except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
             return [_parse_error(exc, path)]
         candidates = [
-            rule
-            for rule in candidates
-            if rule.prefilter.accepts_syntax(index, selection.options.get(rule.code))
+            rule for rule in candidates if _syntax_stage_keeps(rule, index, selection.options)
         ]
         if not candidates:
             return []
@@ -159,6 +157,15 @@ def check_source(source: str, path: str, selection: RuleSelection) -> list[Diagn
     except RecursionError:
         return [file_error(path, 1, 1, "file is nested too deeply to parse")]
     return _run_rules(module, source, path, rules, selection.options)
+
+
+def _syntax_stage_keeps(rule, index, options: dict[str, dict[str, Any]]) -> bool:
+    try:
+        return rule.prefilter.accepts_syntax(index, options.get(rule.code))
+    except Exception:
+        # A pre-filter only saves time: when one fails on an odd file, the rule
+        # itself decides (and reports its own crash as TL999 if it has one).
+        return True
 
 
 def _syntax_check_only(source: str, path: str) -> list[Diagnostic]:
