@@ -24,6 +24,7 @@ from typing import Any
 
 from torchlint.prefilter import Prefilter
 from torchlint.semantics.vocabulary import (
+    BACKWARD_CALLS,
     CONVERSION_CALLS,
     COUNT_CALLS,
     DIFFERENTIABLE_TOKENS,
@@ -43,6 +44,7 @@ from torchlint.semantics.vocabulary import (
     is_progress_name,
     is_ramp_collection_name,
     name_words,
+    names_a_learning_rate,
 )
 from torchlint.syntax import SyntaxIndex, argument_values, first_argument, last_name
 
@@ -160,8 +162,10 @@ def _sum_names(index: SyntaxIndex) -> frozenset[str]:
     names: set[str] = set()
 
     def may_hold_sum(value: ast.AST) -> bool:
-        if isinstance(value, (ast.BinOp, ast.Name)):
-            return not isinstance(value, ast.BinOp) or isinstance(value.op, (ast.Add, ast.Sub))
+        if isinstance(value, ast.Name):
+            return True  # a chain of names: `x = y`
+        if isinstance(value, ast.BinOp):
+            return isinstance(value.op, (ast.Add, ast.Sub))
         if isinstance(value, ast.Call):
             func = value.func
             return isinstance(func, ast.Attribute) and func.attr in SHAPE_METHODS
@@ -416,7 +420,6 @@ def _is_emptiness_check(atom: ast.Compare) -> bool:
     if isinstance(counted, ast.Call) and last_name(counted.func) in COUNT_CALLS:
         return True
     return isinstance(counted, ast.Name) and is_count_name(counted.id)
-    return False
 
 
 def _names_bookkeeping(expr: ast.AST) -> bool:
@@ -649,8 +652,6 @@ TL002 = Prefilter(
 
 # -- TL003 constant-loss-return ------------------------------------------------
 
-_BACKWARD_CALLS = frozenset({"backward", "manual_backward"})
-
 
 def _tl003_has_a_loss(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
     """A function or class named like a loss, a ``_Loss`` base, or a ``.backward()`` call.
@@ -664,7 +665,7 @@ def _tl003_has_a_loss(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
 
 def _has_a_loss(index: SyntaxIndex) -> bool:
     for call in index.nodes(ast.Call):
-        if isinstance(call.func, ast.Attribute) and call.func.attr in _BACKWARD_CALLS:
+        if isinstance(call.func, ast.Attribute) and call.func.attr in BACKWARD_CALLS:
             return True
     for node in index.nodes(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
         if is_loss_name(node.name):
@@ -703,8 +704,7 @@ def _is_lr_target(target: ast.AST) -> bool:
         key = target.slice
         return isinstance(key, ast.Constant) and key.value in LR_KEYS
     if isinstance(target, (ast.Name, ast.Attribute)):
-        words = identifier_words(last_name(target) or "")
-        return "lr" in words or ("learning" in words and "rate" in words)
+        return names_a_learning_rate(last_name(target) or "")
     return False
 
 

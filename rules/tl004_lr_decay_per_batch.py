@@ -12,7 +12,7 @@ from torchlint.semantics.dataflow import constant_number, possible_values
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.model import iter_assignments
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.vocabulary import identifier_words
+from torchlint.semantics.vocabulary import identifier_words, names_a_learning_rate
 from torchlint.semantics.words import expression_names, string_value
 
 # Factors this close to 1 are sized for per-step decay.
@@ -318,8 +318,7 @@ def _is_lr_target(target: cst.BaseExpression) -> bool:
         name = dotted_name(target)
         if name is None:
             return False
-        words = identifier_words(name.rsplit(".", 1)[-1])
-        return "lr" in words or ("learning" in words and "rate" in words)
+        return names_a_learning_rate(name.rsplit(".", 1)[-1])
     return False
 
 

@@ -21,7 +21,7 @@ from torchlint.semantics.callgraph import (
 )
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.values import flow_of, lookup
-from torchlint.semantics.vocabulary import is_loss_name, name_words
+from torchlint.semantics.vocabulary import BACKWARD_CALLS, is_loss_name, name_words
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
     ModelLike = Union[FileContext, SemanticModel]
 
-_BACKWARD_FUNCTIONS = frozenset({"backward", "manual_backward"})
 _MAX_DEPTH = 8
 _FRAMEWORK_WORDS = frozenset(
     {"accelerator", "fabric", "engine", "trainer", "strategy", "precision", "deepspeed", "self"}
@@ -124,7 +123,7 @@ def backward_targets(call: cst.Call) -> list[cst.BaseExpression]:
     """The values ``call`` differentiates: ``loss`` in ``loss.backward()``,
     ``scaler.scale(loss).backward()``, ``accelerator.backward(loss)``."""
     func = call.func
-    if not isinstance(func, cst.Attribute) or func.attr.value not in _BACKWARD_FUNCTIONS:
+    if not isinstance(func, cst.Attribute) or func.attr.value not in BACKWARD_CALLS:
         return []
     receiver = func.value
     if call.args and not (isinstance(receiver, cst.Name) and receiver.value == "torch"):

@@ -78,6 +78,10 @@ LOSS_TOKENS = ("loss", "Loss", "LOSS", "criterion", "Criterion", "CRITERION", "b
 DIFFERENTIABLE_TOKENS = ("forward", *LOSS_TOKENS)
 
 
+# Calls whose receiver or argument is the value `.backward()` differentiates.
+BACKWARD_CALLS = frozenset({"backward", "manual_backward"})
+
+
 def name_words(name: str) -> list[str]:
     """Lower-case words of an identifier: ``FocalLoss`` -> ``focal``, ``loss``."""
     return [word.lower() for word in _WORDS.findall(name)]
@@ -261,3 +265,9 @@ def is_count_name(name: str) -> bool:
     """``num_pos``, ``n_valid``, ``token_count``: a name that counts things."""
     name = name.lower()
     return name.startswith(("num_", "n_", "count")) or name.endswith(("_count", "_num"))
+
+
+def names_a_learning_rate(name: str) -> bool:
+    """``lr``, ``base_lr``, ``self.learning_rate``'s last part: a learning rate."""
+    words = identifier_words(name)
+    return "lr" in words or ("learning" in words and "rate" in words)
