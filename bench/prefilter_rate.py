@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import sys
-import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,9 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         if not texts:
             continue
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                index = SyntaxIndex.parse(source, path)
+            index = SyntaxIndex.parse(source, path)
         except (SyntaxError, ValueError, RecursionError):
             continue
         kept = False

@@ -15,17 +15,16 @@ needs them.
 
 from __future__ import annotations
 
-import ast
 import io
 import sys
 import tokenize
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from torchlint.diagnostics import FILE_ERROR_CODE, INTERNAL_ERROR_CODE, Diagnostic
 from torchlint.suppression import parse_suppressions
+from torchlint.syntax import SyntaxIndex, parse_tree
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -129,12 +128,8 @@ def check_source(source: str, path: str, selection: RuleSelection) -> list[Diagn
         # CPython's parser is five times cheaper than libcst's.
         return _syntax_check_only(source, path)
     if selection.use_prefilter and any(r.prefilter.syntax is not None for r in candidates):
-        from torchlint.syntax import SyntaxIndex
-
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # invalid escapes and the like: not ours
-                index = SyntaxIndex.parse(source, path)
+            index = SyntaxIndex.parse(source, path)
         except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
             return [_parse_error(exc, path)]
         candidates = [
@@ -170,9 +165,7 @@ def _syntax_stage_keeps(rule, index, options: dict[str, dict[str, Any]]) -> bool
 
 def _syntax_check_only(source: str, path: str) -> list[Diagnostic]:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(source, filename=path)
+        parse_tree(source, path)
     except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
         return [_parse_error(exc, path)]
     return []

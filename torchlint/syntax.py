@@ -13,6 +13,7 @@ libcst.
 from __future__ import annotations
 
 import ast
+import warnings
 from collections import defaultdict
 
 
@@ -29,8 +30,8 @@ class SyntaxIndex:
 
     @classmethod
     def parse(cls, source: str, path: str) -> SyntaxIndex:
-        """Parse ``source``; raises ``SyntaxError`` (and ``ValueError``, ``RecursionError``)."""
-        return cls(source, ast.parse(source, filename=path))
+        """Parse ``source`` and index it; raises as :func:`parse_tree` does."""
+        return cls(source, parse_tree(source, path))
 
     def nodes(self, *kinds: type) -> list:
         """Every node of these types (in no particular order)."""
@@ -46,6 +47,17 @@ class SyntaxIndex:
         if key not in self._memo:
             self._memo[key] = compute(self)
         return self._memo[key]
+
+
+def parse_tree(source: str, path: str) -> ast.Module:
+    """``ast.parse``, silent about the file's own warnings (invalid escapes and the like).
+
+    Raises ``SyntaxError``, and ``ValueError``, ``RecursionError`` or
+    ``MemoryError`` for files CPython cannot take at all.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source, filename=path)
 
 
 # Fields that hold only operator and context singletons (`Add()`, `Load()`): never walked.
