@@ -85,10 +85,3 @@ RULE_INDEX: tuple[RuleEntry, ...] = (
         prefilters.TL006,
     ),
 )
-
-
-def __getattr__(name: str):
-    # `RULES` (the classes) is built on first use, so importing this package is cheap.
-    if name == "RULES":
-        return [entry.load() for entry in RULE_INDEX]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
