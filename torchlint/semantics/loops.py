@@ -40,7 +40,7 @@ import libcst as cst
 
 from torchlint.context import FileContext
 from torchlint.semantics.callgraph import callee_last, calls_of
-from torchlint.semantics.model import iter_assignments
+from torchlint.semantics.model import assigned_targets, iter_assignments
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.vocabulary import identifier_words, is_epoch_word
 from torchlint.semantics.words import expression_names, expression_words
@@ -481,12 +481,7 @@ def _disarms_itself(if_node: cst.If) -> bool:
         node = stack.pop()
         if isinstance(node, cst.SimpleStatementLine):
             for small in node.body:
-                targets = []
-                if isinstance(small, cst.Assign):
-                    targets = [t.target for t in small.targets]
-                elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
-                    targets = [small.target]
-                for target in targets:
+                for target in assigned_targets(small):
                     if dotted_name(target) in tested:
                         return True
         elif isinstance(node, cst.IndentedBlock):

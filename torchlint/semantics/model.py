@@ -165,6 +165,15 @@ def _statements(fn: cst.FunctionDef):
     return [cst.SimpleStatementLine(body=fn.body.body)]
 
 
+def assigned_targets(small: cst.BaseSmallStatement) -> list[cst.BaseExpression]:
+    """What ``x = v``, ``a = b = v``, ``x: T = v`` and ``x += v`` write to, as written."""
+    if isinstance(small, cst.Assign):
+        return [target.target for target in small.targets]
+    if isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+        return [small.target]
+    return []
+
+
 def _assignment_pairs(small: cst.BaseSmallStatement):
     if isinstance(small, cst.Assign):
         for target in small.targets:

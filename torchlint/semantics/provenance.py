@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Union
 import libcst as cst
 
 from torchlint.semantics.callgraph import resolve_callee
+from torchlint.semantics.model import assigned_targets
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import Scope, flow_of, lookup, scope_of, self_attribute
 
@@ -290,12 +291,8 @@ def _mutated_names(model, flow) -> frozenset:
         if not isinstance(statement, cst.SimpleStatementLine):
             continue
         for small in statement.body:
-            targets = []
-            if isinstance(small, cst.Assign):
-                targets = [target.target for target in small.targets]
-            elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
-                targets = [small.target]
-            elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            targets = assigned_targets(small)
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
                 func = small.value.func
                 if (
                     isinstance(func, cst.Attribute)
