@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.rule import Rule
 from torchlint.rules.prefilters import (
     SHAPE_METHODS,
@@ -18,6 +17,8 @@ from torchlint.semantics.bounds import BOUNDED_MODULES, bounded_unit_interval
 from torchlint.semantics.callgraph import module_held_by, resolve_callee
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import lookup, scope_of
+
+cst = lazy_module("libcst", globals(), "cst")
 
 # Names that say a value is in logit space, whatever it was computed from.
 _LOGIT_NAME = re.compile(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.rule import Rule, RuleOption
 from torchlint.rules.prefilters import BOOKKEEPING_WORDS
 from torchlint.rules.prefilters import TL002 as PREFILTER
@@ -21,6 +20,8 @@ from torchlint.semantics.provenance import DETACHED, INPUT, UNKNOWN, value_sourc
 from torchlint.semantics.tensors import tensor_confidence
 from torchlint.semantics.values import lookup, scope_of
 from torchlint.semantics.vocabulary import name_words
+
+cst = lazy_module("libcst", globals(), "cst")
 
 
 class TensorConditionBranch(Rule):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.rule import Rule
 from torchlint.rules.prefilters import TL003 as PREFILTER
 from torchlint.semantics.callgraph import call_sites, owner_class
@@ -13,6 +12,8 @@ from torchlint.semantics.losses import backward_targets, is_loss_function
 from torchlint.semantics.provenance import carries_no_gradient
 from torchlint.semantics.tensors import tensor_confidence
 from torchlint.semantics.values import flow_of, lookup
+
+cst = lazy_module("libcst", globals(), "cst")
 
 _DISTRIBUTED_PREFIXES = ("torch.distributed.",)
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.rule import Rule
 from torchlint.rules.prefilters import LR_KEYS
 from torchlint.rules.prefilters import TL004 as PREFILTER
@@ -14,6 +13,8 @@ from torchlint.semantics.model import iter_assignments
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.vocabulary import identifier_words, names_a_learning_rate
 from torchlint.semantics.words import expression_names, string_value
+
+cst = lazy_module("libcst", globals(), "cst")
 
 # Factors this close to 1 are sized for per-step decay.
 PER_STEP_FACTOR = 0.99

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.rule import Rule, RuleOption
 from torchlint.rules.prefilters import DEFAULT_PRIMARY_LOSS_NAMES
 from torchlint.rules.prefilters import TL005 as PREFILTER
@@ -12,6 +11,8 @@ from torchlint.semantics.names import dotted_name
 from torchlint.semantics.ramps import zero_start_ramp
 from torchlint.semantics.vocabulary import identifier_words, is_ramp_collection_name
 from torchlint.semantics.words import string_value
+
+cst = lazy_module("libcst", globals(), "cst")
 
 # A name with one of these words is an auxiliary term even if it also says `mse` or `l2`
 # (`consistency_mse`, `l2_reg`, `feat_l1`): ramping those in is the point of a ramp.

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.rule import Rule
 from torchlint.rules.prefilters import TL006 as PREFILTER
 from torchlint.semantics.loops import runs_per_batch
@@ -13,6 +12,8 @@ from torchlint.semantics.schedulers import (
     scheduler_constructions,
 )
 from torchlint.semantics.words import string_value
+
+cst = lazy_module("libcst", globals(), "cst")
 
 # How sure the two halves must be: the loop is a batch loop, the schedule counts epochs.
 MIN_BATCH_CONFIDENCE = 0.5

@@ -5,14 +5,13 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.rule import Report
+
+cst = lazy_module("libcst", globals(), "cst")
 
 if TYPE_CHECKING:
     from torchlint.semantics.model import SemanticModel
-
-_STATEMENT_TYPES = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
 
 class FileContext:
@@ -46,10 +45,10 @@ class FileContext:
 
     def enclosing_statement(self, node: cst.CSTNode) -> cst.CSTNode | None:
         """The innermost statement (simple line or compound) holding ``node``."""
-        if isinstance(node, _STATEMENT_TYPES):
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
             return node
         for ancestor in self.ancestors(node):
-            if isinstance(ancestor, _STATEMENT_TYPES):
+            if isinstance(ancestor, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
                 return ancestor
         return None
 

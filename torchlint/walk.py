@@ -10,9 +10,12 @@ calls ``visit_<Node>`` before the children and ``leave_<Node>`` after them.
 from __future__ import annotations
 
 import dataclasses
+from functools import lru_cache
 from typing import Callable
 
-import libcst as cst
+from torchlint.lazy import lazy_module
+
+cst = lazy_module("libcst", globals(), "cst")
 
 # Fields that hold only formatting: never a place a rule looks.
 _TRIVIA_PREFIXES = ("whitespace", "lpar", "rpar", "comma", "semicolon", "leading_lines")
@@ -67,20 +70,30 @@ def is_node_type(kind: type) -> bool:
 # Nodes with no child nodes worth visiting: names, literals and operators, most of
 # a file's nodes.  The walk records their parent without entering them (when no
 # rule has a handler for them), and the call index skips them.
-LEAF_TYPES = frozenset(
-    {cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis}
-    | {
-        kind
-        for kind in vars(cst).values()
-        if isinstance(kind, type)
-        and issubclass(
-            kind,
-            (cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp),
-        )
-    }
-)
+@lru_cache(maxsize=1)
+def leaf_types() -> frozenset[type]:
+    """The leaf node types (computed on first use, when libcst is imported)."""
+    return frozenset(
+        {cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis}
+        | {
+            kind
+            for kind in vars(cst).values()
+            if isinstance(kind, type)
+            and issubclass(
+                kind,
+                (
+                    cst.BaseBinaryOp,
+                    cst.BaseBooleanOp,
+                    cst.BaseCompOp,
+                    cst.BaseUnaryOp,
+                    cst.BaseAugOp,
+                ),
+            )
+        }
+    )
 
-Handler = Callable[[cst.CSTNode], None]
+
+Handler = Callable[["cst.CSTNode"], None]
 
 
 class Walker:
@@ -104,7 +117,9 @@ class Walker:
         self._parents = parents
         self._on_error = on_error
         self._leaves = frozenset(
-            kind for kind in LEAF_TYPES if kind.__name__ not in visit and kind.__name__ not in leave
+            kind
+            for kind in leaf_types()
+            if kind.__name__ not in visit and kind.__name__ not in leave
         )
 
     def _call(self, handlers: list[Handler], node: cst.CSTNode) -> None:

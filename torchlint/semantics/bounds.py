@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import (
     bound_argument,
     callee_function,
@@ -28,6 +27,8 @@ from torchlint.semantics.callgraph import (
 )
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.values import Scope, flow_of, lookup, scope_of
+
+cst = lazy_module("libcst", globals(), "cst")
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext

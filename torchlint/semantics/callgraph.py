@@ -15,18 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from torchlint import walk as walk_module
+from torchlint.lazy import lazy_module
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import Flow, Scope, flow_of, lookup, self_attribute
 from torchlint.walk import iter_children
+
+cst = lazy_module("libcst", globals(), "cst")
 
 if TYPE_CHECKING:
     from torchlint.semantics.model import SemanticModel
 
 _MAX_DEPTH = 6
-_STATEMENT_TYPES = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
 
 @dataclass(frozen=True)
@@ -234,7 +234,7 @@ def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
     is_node_type = walk_module.is_node_type
     child_fields = walk_module.child_fields
     statement_types = _statement_type_cache
-    leaves = walk_module.LEAF_TYPES
+    leaves = walk_module.leaf_types()
 
     def visit(node, flow: Flow, statement) -> None:
         kind = type(node)
@@ -331,7 +331,9 @@ _statement_type_cache: dict[type, bool] = {}
 def _is_statement_type(kind: type) -> bool:
     known = _statement_type_cache.get(kind)
     if known is None:
-        known = _statement_type_cache[kind] = issubclass(kind, _STATEMENT_TYPES)
+        known = _statement_type_cache[kind] = issubclass(
+            kind, (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+        )
     return known
 
 

@@ -9,8 +9,7 @@ flow ask these questions to leave such guards alone.
 
 from __future__ import annotations
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.semantics.vocabulary import (
     CONVERSION_CALLS,
     COUNT_CALLS,
@@ -18,6 +17,8 @@ from torchlint.semantics.vocabulary import (
     SIZE_CALLS,
     is_count_name,
 )
+
+cst = lazy_module("libcst", globals(), "cst")
 
 _NAN_CHECKS = frozenset({"isnan", "isinf", "isfinite", "isneginf", "isposinf", "nan_to_num"})
 _LOGGING_CALLS = frozenset({"warn", "warning", "print", "info", "debug", "error", "log"})

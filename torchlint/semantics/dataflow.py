@@ -15,12 +15,13 @@ same links (``gamma = 0.1``; ``1 / 10``; ``0.5 ** 2``).
 
 from __future__ import annotations
 
-import libcst as cst
-
 from torchlint.context import FileContext
+from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import bound_argument, calls_named, calls_of
 from torchlint.semantics.names import _bodies, dotted_name
 from torchlint.semantics.values import flow_of
+
+cst = lazy_module("libcst", globals(), "cst")
 
 MAX_DEPTH = 6
 MAX_VALUES = 16

@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Union
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import call_sites, callee_function, owner_class, resolve_callee
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.losses import is_loss_function
 from torchlint.semantics.names import _bodies
 from torchlint.semantics.vocabulary import is_driver_name
+
+cst = lazy_module("libcst", globals(), "cst")
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext

@@ -36,14 +36,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import libcst as cst
-
 from torchlint.context import FileContext
+from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import callee_last, calls_of
 from torchlint.semantics.model import assigned_targets, iter_assignments
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.vocabulary import identifier_words, is_epoch_word
 from torchlint.semantics.words import expression_names, expression_words
+
+cst = lazy_module("libcst", globals(), "cst")
 
 MAX_CALL_DEPTH = 4
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Union
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import (
     call_sites,
     callee_function,
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
     from torchlint.semantics.model import SemanticModel
 
     ModelLike = Union[FileContext, SemanticModel]
+
+cst = lazy_module("libcst", globals(), "cst")
 
 _MAX_DEPTH = 8
 _FRAMEWORK_WORDS = frozenset(

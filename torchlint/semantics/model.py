@@ -10,14 +10,13 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.semantics.names import ImportTable, _bodies, collect_imports, dotted_name
+
+cst = lazy_module("libcst", globals(), "cst")
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
-
-FunctionNode = cst.FunctionDef
 
 
 class SemanticModel:

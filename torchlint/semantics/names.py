@@ -9,7 +9,9 @@ the same alias wins, which is what runs in almost all real code.
 
 from __future__ import annotations
 
-import libcst as cst
+from torchlint.lazy import lazy_module
+
+cst = lazy_module("libcst", globals(), "cst")
 
 
 def dotted_name(node: cst.BaseExpression) -> str | None:

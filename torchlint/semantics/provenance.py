@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Union
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import resolve_callee
 from torchlint.semantics.model import assigned_targets
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import Scope, flow_of, lookup, scope_of, self_attribute
+
+cst = lazy_module("libcst", globals(), "cst")
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext

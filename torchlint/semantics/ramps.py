@@ -15,9 +15,8 @@ RAMP_KEYS: w[k] *= ramp``), or whose name says so (``WARMUP_TERMS``).
 
 from __future__ import annotations
 
-import libcst as cst
-
 from torchlint.context import FileContext
+from torchlint.lazy import lazy_module
 from torchlint.semantics.dataflow import constant_number, function_returns, possible_values
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.vocabulary import (
@@ -25,6 +24,8 @@ from torchlint.semantics.vocabulary import (
     identifier_words,
     is_progress_name,
 )
+
+cst = lazy_module("libcst", globals(), "cst")
 
 _CLIP_CALLS = frozenset({"clip", "clamp", "clamp_"})
 

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import libcst as cst
-
 from torchlint.context import FileContext
+from torchlint.lazy import lazy_module
 from torchlint.semantics.dataflow import constant_number, function_returns, possible_values
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.vocabulary import TORCH_SCHEDULERS, identifier_words, is_epoch_word
 from torchlint.semantics.words import expression_words
 from torchlint.walk import iter_children
+
+cst = lazy_module("libcst", globals(), "cst")
 
 # A period this long is counted in optimizer steps: nobody decays every 500 epochs.
 STEP_COUNT_THRESHOLD = 500

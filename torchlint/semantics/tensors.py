@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Union
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import (
     bound_argument,
     callers,
@@ -33,6 +32,8 @@ from torchlint.semantics.vocabulary import (
     PYTHON_VALUE_BUILTINS,
     VIEW_ATTRIBUTES,
 )
+
+cst = lazy_module("libcst", globals(), "cst")
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext

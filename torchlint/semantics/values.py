@@ -15,12 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import libcst as cst
+from torchlint.lazy import lazy_module
+
+cst = lazy_module("libcst", globals(), "cst")
+
 
 if TYPE_CHECKING:
     from torchlint.semantics.model import SemanticModel
 
-_STATEMENT_TYPES = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 UNKNOWN_ORDER = 1 << 30
 
 
@@ -196,7 +198,7 @@ class Flow:
                     self._scan_small(small, order, inner, statement)
             elif isinstance(suite, cst.IndentedBlock):
                 self._scan_block(suite.body, inner)
-            elif isinstance(suite, _STATEMENT_TYPES):
+            elif _is_statement(suite):
                 self._scan_statement(suite, inner)
 
 
@@ -257,13 +259,13 @@ def scope_of(model: SemanticModel, node: cst.CSTNode) -> Scope | None:
     context = model.context
     if node not in context.parents:
         return None
-    statement = node if isinstance(node, _STATEMENT_TYPES) else None
+    statement = node if _is_statement(node) else None
     for ancestor in context.ancestors(node):
         if isinstance(ancestor, cst.FunctionDef):
             return flow_of(model, ancestor).scope_at(statement)
         if isinstance(ancestor, cst.ClassDef):
             return None
-        if statement is None and isinstance(ancestor, _STATEMENT_TYPES):
+        if statement is None and _is_statement(ancestor):
             statement = ancestor
     return flow_of(model, None).scope_at(statement)
 
@@ -309,3 +311,7 @@ def self_attribute(expr: cst.BaseExpression) -> str | None:
     if isinstance(expr, cst.Attribute) and is_self(expr.value):
         return expr.attr.value
     return None
+
+
+def _is_statement(node) -> bool:
+    return isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement))

@@ -8,10 +8,11 @@ read those words instead of guessing from raw substrings, so ``ce`` matches
 
 from __future__ import annotations
 
-import libcst as cst
-
+from torchlint.lazy import lazy_module
 from torchlint.semantics.vocabulary import identifier_words
 from torchlint.walk import iter_children
+
+cst = lazy_module("libcst", globals(), "cst")
 
 
 def expression_names(expr: cst.CSTNode, limit: int = 200) -> list[str]:
