@@ -698,7 +698,7 @@ def prefilter_section(data: dict) -> str:
         "\n### Pre-filters\n\nEach rule first looks for its tokens in a file's text; a file "
         "that some rule's tokens let through is parsed once with CPython's `ast` (its syntax "
         "check), and each such rule looks for the shapes it starts from in that tree "
-        "(`rules/prefilters.py`). Only files that some rule keeps at both stages are parsed "
+        "(declared in each rule module). Only files that some rule keeps at both stages are parsed "
         f"with libcst: on this corpus **{parsed['files']:.1%} of the files, "
         f"{parsed['lines']:.1%} of the lines**. Shares below are of all files / all lines "
         "of the corpus.\n\n"

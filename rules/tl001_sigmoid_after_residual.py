@@ -2,23 +2,168 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from torchlint.lazy import lazy_module
+from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Rule
-from torchlint.rules.prefilters import (
-    SHAPE_METHODS,
-    SQUASH_FUNCTIONS,
-    SQUASH_METHODS,
-    SQUASH_MODULES,
-)
-from torchlint.rules.prefilters import TL001 as PREFILTER
 from torchlint.semantics.bounds import BOUNDED_MODULES, bounded_unit_interval
 from torchlint.semantics.callgraph import module_held_by, resolve_callee
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import lookup, scope_of
+from torchlint.syntax import SyntaxIndex, first_argument, last_name
 
 cst = lazy_module("libcst", globals(), "cst")
+
+# -- cheap stage: what a file must contain for this rule to flag it ------------
+
+# The squashing functions whose gradient vanishes at the ends (softmax is a
+# normalisation over a dimension, not an element-wise squash of a residual).
+SQUASH_FUNCTIONS = {
+    "torch.sigmoid": "torch.sigmoid",
+    "torch.nn.functional.sigmoid": "F.sigmoid",
+    "torch.special.expit": "torch.special.expit",
+    "torch.nn.functional.hardsigmoid": "F.hardsigmoid",
+    "torch.tanh": "torch.tanh",
+    "torch.nn.functional.tanh": "F.tanh",
+    "torch.nn.functional.hardtanh": "F.hardtanh",
+}
+SQUASH_METHODS = frozenset({"sigmoid", "sigmoid_", "tanh", "tanh_"})
+SQUASH_MODULES = frozenset({"Sigmoid", "Hardsigmoid", "Tanh", "Hardtanh"})
+# Shape-only operations between a sum and the squash: `sigmoid((a + b).view(n, -1))`.
+SHAPE_METHODS = frozenset(
+    [
+        "view",
+        "reshape",
+        "flatten",
+        "unflatten",
+        "permute",
+        "transpose",
+        "contiguous",
+        "squeeze",
+        "unsqueeze",
+        "float",
+    ]
+)
+_SQUASH_LAST_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in SQUASH_FUNCTIONS)
+_MAX_SUM_DEPTH = 8
+
+
+def _tl001_squashes_a_sum(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
+    """A squashing call whose argument (or receiver) may evaluate to a sum.
+
+    Mirrors ``SigmoidAfterResidual._squash`` (which calls are squashes) and
+    ``_sum_operands`` (a ``+``/``-``, a shape method of one, or a name
+    assigned one); the bound of the operands is left to the rule.
+    """
+    squash_names = set(_SQUASH_LAST_NAMES)
+    constructors = set(SQUASH_MODULES)
+    for node in index.nodes(ast.ImportFrom):
+        for alias in node.names:
+            if alias.asname and alias.name in _SQUASH_LAST_NAMES:
+                squash_names.add(alias.asname)
+            if alias.asname and alias.name in SQUASH_MODULES:
+                constructors.add(alias.asname)
+    calls = index.nodes(ast.Call)
+    # Module calls (`self.act(x + y)` with `self.act = nn.Sigmoid()`): `module_held_by`
+    # finds the instance through `nn.Sigmoid(...)` itself, or names assigned one.
+    holders: frozenset[str] = frozenset()
+    if any(name in index.source for name in SQUASH_MODULES) and any(
+        last_name(call.func) in constructors for call in calls
+    ):
+        holders = _module_holders(index, constructors)
+    for call in calls:
+        func = call.func
+        last = last_name(func)
+        method = isinstance(func, ast.Attribute) and last in SQUASH_METHODS
+        if method and _may_be_sum(index, func.value, 0):
+            return True
+        if isinstance(func, ast.Call):
+            squash = bool(holders) and last_name(func.func) in constructors
+        else:
+            squash = last in squash_names or last in holders
+        first = first_argument(call) if squash else None
+        if first is not None and _may_be_sum(index, first, 0):
+            return True
+    return False
+
+
+def _module_holders(index: SyntaxIndex, constructors: set[str]) -> frozenset[str]:
+    """Names and attributes assigned a squashing module, or any other name (a chain)."""
+    names: set[str] = set()
+    for node in index.nodes(ast.Assign, ast.AnnAssign):
+        value = node.value
+        holds = isinstance(value, (ast.Name, ast.Attribute, ast.Tuple)) or (
+            isinstance(value, ast.Call) and last_name(value.func) in constructors
+        )
+        if not holds:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            for part in ast.walk(target):
+                name = last_name(part)
+                if name is not None:
+                    names.add(name)
+    return frozenset(names)
+
+
+def _may_be_sum(index: SyntaxIndex, expr: ast.AST, depth: int) -> bool:
+    if depth > _MAX_SUM_DEPTH:
+        return True
+    if isinstance(expr, ast.BinOp):
+        return isinstance(expr.op, (ast.Add, ast.Sub))
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        return (
+            isinstance(func, ast.Attribute)
+            and func.attr in SHAPE_METHODS
+            and _may_be_sum(index, func.value, depth + 1)
+        )
+    if isinstance(expr, ast.Name):
+        return expr.id in index.memo("tl001.sum_names", _sum_names)
+    return False
+
+
+def _sum_names(index: SyntaxIndex) -> frozenset[str]:
+    """Names that some statement may bind to a sum (``x = a + b``, ``x += d``, ``x = y``)."""
+    names: set[str] = set()
+
+    def may_hold_sum(value: ast.AST) -> bool:
+        if isinstance(value, ast.Name):
+            return True  # a chain of names: `x = y`
+        if isinstance(value, ast.BinOp):
+            return isinstance(value.op, (ast.Add, ast.Sub))
+        if isinstance(value, ast.Call):
+            func = value.func
+            return isinstance(func, ast.Attribute) and func.attr in SHAPE_METHODS
+        if isinstance(value, (ast.Tuple, ast.List)):
+            return any(may_hold_sum(element) for element in value.elts)
+        return False
+
+    for node in index.nodes(ast.Assign, ast.AnnAssign):
+        value = node.value
+        if value is None or not may_hold_sum(value):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    for node in index.nodes(ast.AugAssign):
+        if isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return frozenset(names)
+
+
+PREFILTER = Prefilter(
+    # Every spelling of a squash: its function, method or module name.
+    tokens=text_tokens(_SQUASH_LAST_NAMES, SQUASH_METHODS, SQUASH_MODULES),
+    syntax=_tl001_squashes_a_sum,
+)
+
+
+# -- judgement ------------------------------------------------------------------
 
 # Names that say a value is in logit space, whatever it was computed from.
 _LOGIT_NAME = re.compile(

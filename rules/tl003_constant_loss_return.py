@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from torchlint.lazy import lazy_module
+from torchlint.prefilter import Prefilter
 from torchlint.rule import Rule
-from torchlint.rules.prefilters import TL003 as PREFILTER
 from torchlint.semantics.callgraph import call_sites, owner_class
 from torchlint.semantics.conditions import condition_atoms, is_emptiness_check, mentions_nan_check
 from torchlint.semantics.confidence import Confidence
-from torchlint.semantics.losses import backward_targets, is_loss_function
+from torchlint.semantics.losses import backward_targets, is_loss_function, may_define_a_loss
 from torchlint.semantics.provenance import carries_no_gradient
 from torchlint.semantics.tensors import tensor_confidence
 from torchlint.semantics.values import flow_of, lookup
+from torchlint.semantics.vocabulary import (
+    LOSS_TOKENS,
+)
 
 cst = lazy_module("libcst", globals(), "cst")
+
+# -- cheap stage: what a file must contain for this rule to flag it ------------
+
+PREFILTER = Prefilter(
+    # A loss function returning a value, or a `.backward()` call.
+    tokens=(("return", "backward"), LOSS_TOKENS),
+    syntax=lambda index, settings: may_define_a_loss(index),
+)
+
+
+# -- judgement ------------------------------------------------------------------
 
 _DISTRIBUTED_PREFIXES = ("torch.distributed.",)
 

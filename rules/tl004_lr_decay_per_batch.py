@@ -2,19 +2,67 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 from torchlint.lazy import lazy_module
+from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Rule
-from torchlint.rules.prefilters import LR_KEYS
-from torchlint.rules.prefilters import TL004 as PREFILTER
 from torchlint.semantics.callgraph import calls_named
 from torchlint.semantics.dataflow import constant_number, possible_values
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.model import iter_assignments
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.vocabulary import identifier_words, names_a_learning_rate
+from torchlint.semantics.vocabulary import (
+    LEARNING_RATE_PHRASES,
+    LEARNING_RATE_WORDS,
+    identifier_words,
+    names_a_learning_rate,
+)
 from torchlint.semantics.words import expression_names, string_value
+from torchlint.syntax import SyntaxIndex, last_name
 
 cst = lazy_module("libcst", globals(), "cst")
+
+# -- cheap stage: what a file must contain for this rule to flag it ------------
+
+LR_KEYS = frozenset({"lr", "learning_rate"})
+
+
+def _tl004_updates_a_learning_rate(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
+    """An ``*=``/``/=`` or a single-target ``=`` whose target is a learning rate.
+
+    Mirrors ``LrDecayPerBatch.visit_AugAssign``/``visit_Assign`` and ``_syntax_is_lr_target``.
+    """
+    for node in index.nodes(ast.AugAssign):
+        if isinstance(node.op, (ast.Mult, ast.Div)) and _syntax_is_lr_target(node.target):
+            return True
+    for node in index.nodes(ast.Assign):
+        if len(node.targets) == 1 and _syntax_is_lr_target(node.targets[0]):
+            return True
+    return False
+
+
+def _syntax_is_lr_target(target: ast.AST) -> bool:
+    if isinstance(target, ast.Subscript):
+        key = target.slice
+        return isinstance(key, ast.Constant) and key.value in LR_KEYS
+    if isinstance(target, (ast.Name, ast.Attribute)):
+        return names_a_learning_rate(last_name(target) or "")
+    return False
+
+
+PREFILTER = Prefilter(
+    # `names_a_learning_rate` needs one of its words; a param-group key is one of `LR_KEYS`.
+    tokens=text_tokens(
+        LEARNING_RATE_WORDS, [phrase[0] for phrase in LEARNING_RATE_PHRASES], LR_KEYS
+    ),
+    syntax=_tl004_updates_a_learning_rate,
+)
+
+
+# -- judgement ------------------------------------------------------------------
 
 # Factors this close to 1 are sized for per-step decay.
 PER_STEP_FACTOR = 0.99

@@ -2,17 +2,138 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from collections.abc import Mapping
+from typing import Any
+
 from torchlint.lazy import lazy_module
+from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Rule, RuleOption
-from torchlint.rules.prefilters import DEFAULT_PRIMARY_LOSS_NAMES
-from torchlint.rules.prefilters import TL005 as PREFILTER
 from torchlint.semantics.dataflow import assigned_values, possible_values
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.ramps import zero_start_ramp
-from torchlint.semantics.vocabulary import identifier_words, is_ramp_collection_name
+from torchlint.semantics.vocabulary import (
+    RAMP_COLLECTION_WORDS,
+    RAMP_FUNCTION_WORDS,
+    identifier_words,
+    is_progress_name,
+    is_ramp_collection_name,
+)
 from torchlint.semantics.words import string_value
+from torchlint.syntax import SyntaxIndex, argument_values, last_name
 
 cst = lazy_module("libcst", globals(), "cst")
+
+# -- cheap stage: what a file must contain for this rule to flag it ------------
+
+# The names of primary terms, the default of the `primary-loss-names` option.
+DEFAULT_PRIMARY_LOSS_NAMES = [
+    "reconstruction",
+    "recon",
+    "rec",
+    "l1",
+    "l2",
+    "mse",
+    "ce",
+    "cross_entropy",
+    "nll",
+    "ssim",
+]
+_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
+    """A product and a zero-at-start ramp, or a collection named like ramped keys.
+
+    Mirrors ``ramps.zero_start_ramp``: every ramp it recognises is, in the
+    end, ``progress / n``, ``progress * k`` or a ramp-named call on a
+    progress counter (``_zero_at_start``, ``_is_progress``).  Collections:
+    ``RampedPrimaryLoss.visit_Assign``.
+    """
+    for node in index.nodes(ast.Assign):
+        target = node.targets[0] if len(node.targets) == 1 else None
+        if isinstance(target, ast.Name) and is_ramp_collection_name(target.id):
+            return True
+    if not _ramp_shapes(index):
+        return False
+    # `_check_product` and `_check_collection` report only a term, key or string
+    # whose words include a primary-loss name.
+    names = settings.get("primary-loss-names")
+    if names is None:
+        names = DEFAULT_PRIMARY_LOSS_NAMES
+    patterns = [identifier_words(name) for name in names if name]
+    words = index.memo("words", _words)
+    return any(
+        all(word in words for word in pattern) or (len(pattern) > 1 and "".join(pattern) in words)
+        for pattern in patterns
+        if pattern
+    )
+
+
+def _words(index: SyntaxIndex) -> frozenset[str]:
+    """Every word of every identifier and string in the file."""
+    words: set[str] = set()
+    for token in set(_TOKEN.findall(index.source)):
+        words.update(identifier_words(token))
+    return frozenset(words)
+
+
+def _ramp_shapes(index: SyntaxIndex) -> bool:
+    has_product = any(isinstance(n.op, ast.Mult) for n in index.nodes(ast.AugAssign)) or any(
+        isinstance(n.op, ast.Mult) for n in index.nodes(ast.BinOp)
+    )
+    if not has_product:
+        return False
+    for node in index.nodes(ast.BinOp):
+        if isinstance(node.op, (ast.Div, ast.FloorDiv)) and _is_progress(node.left):
+            return True
+        if isinstance(node.op, ast.Mult) and (
+            (_is_progress(node.left) and _may_be_number(node.right))
+            or (_is_progress(node.right) and _may_be_number(node.left))
+        ):
+            return True
+    for call in index.nodes(ast.Call):
+        last = last_name(call.func)
+        ramp_named = bool(last and set(identifier_words(last)) & RAMP_FUNCTION_WORDS)
+        if ramp_named and any(_is_progress(value) for value in argument_values(call)):
+            return True
+    return False
+
+
+def _may_be_number(expr: ast.AST) -> bool:
+    """Shapes ``dataflow.constant_number`` can evaluate (``_is_scale``)."""
+    if isinstance(expr, (ast.Constant, ast.Name, ast.Attribute)):
+        return True
+    if isinstance(expr, ast.UnaryOp):
+        return _may_be_number(expr.operand)
+    if isinstance(expr, ast.BinOp):
+        return _may_be_number(expr.left) and _may_be_number(expr.right)
+    return False
+
+
+def _is_progress(expr: ast.AST) -> bool:
+    """Mirrors ``ramps._is_progress`` (and ``_reads_progress``), a little wider."""
+    if isinstance(expr, ast.Call):
+        if isinstance(expr.func, ast.Name) and expr.func.id in ("float", "int"):
+            values = argument_values(expr)
+            return bool(values) and _is_progress(values[0])
+        return False
+    if isinstance(expr, (ast.Name, ast.Attribute)):
+        return is_progress_name(last_name(expr) or "")
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Sub):
+        return _is_progress(expr.left)
+    return False
+
+
+PREFILTER = Prefilter(
+    # Every finding is a product (`*`, `*=`) or a collection named like a ramp.
+    tokens=text_tokens(("*",), RAMP_COLLECTION_WORDS),
+    syntax=_tl005_has_a_ramp,
+)
+
+
+# -- judgement ------------------------------------------------------------------
 
 # A name with one of these words is an auxiliary term even if it also says `mse` or `l2`
 # (`consistency_mse`, `l2_reg`, `feat_l1`): ramping those in is the point of a ramp.

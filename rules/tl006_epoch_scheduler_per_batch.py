@@ -2,18 +2,73 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 from torchlint.lazy import lazy_module
+from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Rule
-from torchlint.rules.prefilters import TL006 as PREFILTER
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.schedulers import (
     SchedulerKind,
     classify_scheduler,
     scheduler_constructions,
 )
+from torchlint.semantics.vocabulary import (
+    TORCH_SCHEDULERS,
+)
 from torchlint.semantics.words import string_value
+from torchlint.syntax import SyntaxIndex, last_name
 
 cst = lazy_module("libcst", globals(), "cst")
+
+# -- cheap stage: what a file must contain for this rule to flag it ------------
+
+
+def _tl006_steps_a_torch_scheduler(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
+    """A place that steps a scheduler, and a torch scheduler class named in code.
+
+    Mirrors ``EpochSchedulerPerBatch.visit_Call``/``visit_Dict`` (a ``.step()``
+    call, a dict with an ``"interval"`` key, a ``*Trainer`` call) and
+    ``schedulers.torch_scheduler_name`` (the class's name, or an import of it).
+    """
+    stepped = any(
+        key is not None and isinstance(key, ast.Constant) and key.value == "interval"
+        for node in index.nodes(ast.Dict)
+        for key in node.keys
+    )
+    if not stepped:
+        for call in index.nodes(ast.Call):
+            last = last_name(call.func)
+            if last is not None and (
+                (last == "step" and isinstance(call.func, ast.Attribute))
+                or last.endswith("Trainer")
+            ):
+                stepped = True
+                break
+    if not stepped:
+        return False
+    return (
+        any(node.id in TORCH_SCHEDULERS for node in index.nodes(ast.Name))
+        or any(node.attr in TORCH_SCHEDULERS for node in index.nodes(ast.Attribute))
+        or any(
+            alias.name in TORCH_SCHEDULERS
+            for node in index.nodes(ast.ImportFrom)
+            for alias in node.names
+        )
+    )
+
+
+PREFILTER = Prefilter(
+    # A stepped scheduler (`.step()`, Lightning's "interval", HF's `optimizers=`),
+    # and the name of a torch scheduler class: `torch_scheduler_name` needs one.
+    tokens=(text_tokens(("step", "interval", "optimizers")), text_tokens(TORCH_SCHEDULERS)),
+    syntax=_tl006_steps_a_torch_scheduler,
+)
+
+
+# -- judgement ------------------------------------------------------------------
 
 # How sure the two halves must be: the loop is a batch loop, the schedule counts epochs.
 MIN_BATCH_CONFIDENCE = 0.5

@@ -54,7 +54,8 @@ class RuleSelection:
         """Rules whose text pre-filter accepts ``source`` (all of them without pre-filters)."""
         if not self.use_prefilter:
             return list(self.rules)
-        return [rule for rule in self.rules if rule.prefilter.accepts_text(source)]
+        lowered = source.lower()
+        return [rule for rule in self.rules if rule.prefilter.accepts_lowered_text(lowered)]
 
     def preload(self) -> None:
         """Import every rule (and libcst) now, e.g. before forking workers."""

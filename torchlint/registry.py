@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 def rule_index() -> tuple[RuleEntry, ...]:
     """Code, name, default and location of every rule, sorted by code; imports nothing."""
-    from torchlint.rules import RULE_INDEX
+    from torchlint.rules import discover
 
-    return tuple(sorted(RULE_INDEX, key=lambda entry: entry.code))
+    return discover()
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ function whose result reaches ``.backward()`` in the same file
 
 from __future__ import annotations
 
+import ast
 from typing import TYPE_CHECKING, Union
 
 from torchlint.lazy import lazy_module
@@ -25,6 +26,7 @@ from torchlint.semantics.vocabulary import BACKWARD_CALLS, is_loss_name, name_wo
 if TYPE_CHECKING:
     from torchlint.context import FileContext
     from torchlint.semantics.model import SemanticModel
+    from torchlint.syntax import SyntaxIndex
 
     ModelLike = Union[FileContext, SemanticModel]
 
@@ -176,3 +178,26 @@ def _collect_producers(model, value, scope, result: set, depth: int) -> None:
             _collect_producers(model, value.func.value, scope, result, depth + 1)
     elif isinstance(value, cst.Subscript):
         _collect_producers(model, value.value, scope, result, depth + 1)
+
+
+# -- the cheap mirror, on CPython's ast ------------------------------------------
+
+
+def may_define_a_loss(index: SyntaxIndex) -> bool:
+    """Whether :func:`is_loss_function` may rate some function of the file above NONE.
+
+    Read from the file's ``ast``: HIGH needs a loss name (of the function, of
+    the class whose ``forward`` it is, or its ``_Loss`` base); MEDIUM needs a
+    call of ``backward``/``manual_backward``.
+    """
+    return index.memo("losses.may_define_a_loss", _may_define_a_loss)
+
+
+def _may_define_a_loss(index: SyntaxIndex) -> bool:
+    for call in index.nodes(ast.Call):
+        if isinstance(call.func, ast.Attribute) and call.func.attr in BACKWARD_CALLS:
+            return True
+    for node in index.nodes(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+        if is_loss_name(node.name):
+            return True
+    return "_Loss" in index.source or "_WeightedLoss" in index.source

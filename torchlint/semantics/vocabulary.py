@@ -72,7 +72,7 @@ _NOT_A_LOSS_WORDS = frozenset(
 # Text a file must contain to hold a loss function (``is_loss_function`` above NONE):
 # every spelling of the words above that ``name_words`` reads as a loss word, a
 # ``_Loss`` base, or ``backward`` (a function whose result reaches it).
-LOSS_TOKENS = ("loss", "Loss", "LOSS", "criterion", "Criterion", "CRITERION", "backward")
+LOSS_TOKENS = tuple(sorted({word.lower() for word in _LOSS_WORDS | {"backward"}}))
 # Text a file must contain to hold differentiable code (``is_differentiable_context``
 # above NONE): a ``forward`` or a loss function is the root of every such function.
 DIFFERENTIABLE_TOKENS = ("forward", *LOSS_TOKENS)
@@ -267,7 +267,14 @@ def is_count_name(name: str) -> bool:
     return name.startswith(("num_", "n_", "count")) or name.endswith(("_count", "_num"))
 
 
+# A learning rate is named by one of these words, or by every word of a phrase.
+LEARNING_RATE_WORDS = frozenset({"lr"})
+LEARNING_RATE_PHRASES = (("learning", "rate"),)
+
+
 def names_a_learning_rate(name: str) -> bool:
     """``lr``, ``base_lr``, ``self.learning_rate``'s last part: a learning rate."""
     words = identifier_words(name)
-    return "lr" in words or ("learning" in words and "rate" in words)
+    return not LEARNING_RATE_WORDS.isdisjoint(words) or any(
+        all(word in words for word in phrase) for phrase in LEARNING_RATE_PHRASES
+    )
