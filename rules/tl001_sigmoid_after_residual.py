@@ -9,7 +9,7 @@ from typing import Any
 
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
-from torchlint.rule import Rule
+from torchlint.rule import Invalid, Rule
 from torchlint.semantics.bounds import BOUNDED_MODULES, bounded_unit_interval
 from torchlint.semantics.callgraph import module_held_by, resolve_callee
 from torchlint.semantics.names import dotted_name
@@ -236,6 +236,11 @@ class SigmoidAfterResidual(Rule):
         "use torch.clamp(base + scale * torch.tanh(delta), 0, 1), or add delta to torch.logit(base)"
     )
     prefilter = PREFILTER
+    variants = {
+        "torch.sigmoid": sorted(SQUASH_FUNCTIONS),
+        ".sigmoid(": [f".{method}(" for method in sorted(SQUASH_METHODS)],
+        "nn.Sigmoid": [f"nn.{module}" for module in sorted(SQUASH_MODULES)],
+    }
     valid = [
         """
 import torch
@@ -267,7 +272,8 @@ def refine(coarse, delta):
 """,
     ]
     invalid = [
-        """
+        Invalid(
+            """
 import torch
 import torch.nn as nn
 
@@ -281,7 +287,11 @@ class Head(nn.Module):
         coarse = self.coarse(x)
         return torch.sigmoid(coarse + self.delta(x))
 """,
-        """
+            line=13,
+            message="`torch.sigmoid` squashes a sum whose operand `coarse` is alr",
+        ),
+        Invalid(
+            """
 import torch.nn.functional as F
 
 def refine(feat, logits, offset):
@@ -290,6 +300,20 @@ def refine(feat, logits, offset):
     out += offset(feat)
     return out.sigmoid()
 """,
+            line=8,
+            message="`.sigmoid()` squashes a sum whose operand `base` is already",
+        ),
+        Invalid(
+            """
+import torch
+
+def refine(coarse, delta):
+    coarse = torch.clamp(coarse, 0, 1)
+    return torch.sigmoid(coarse + delta)
+""",
+            line=6,
+            message="`torch.sigmoid` squashes a sum whose operand `coarse`",
+        ),
     ]
 
     def __init__(self, context, settings=None) -> None:

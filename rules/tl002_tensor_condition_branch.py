@@ -9,7 +9,7 @@ from typing import Any
 
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
-from torchlint.rule import Rule, RuleOption
+from torchlint.rule import Invalid, Rule, RuleOption
 from torchlint.semantics.conditions import (
     condition_atoms,
     is_categorical_or_size_check,
@@ -29,6 +29,7 @@ from torchlint.semantics.vocabulary import (
     COUNT_CALLS,
     DIFFERENTIABLE_TOKENS,
     INDEX_LOOP_CALLS,
+    LOSS_WORDS,
     NUMBER_BUILTINS,
     PYTHON_VALUE_BUILTINS,
     SIZE_ATTRIBUTES,
@@ -572,6 +573,10 @@ class TensorConditionBranch(Rule):
     summary = "Python control flow is decided by a tensor value inside differentiable code"
     fix_hint = "blend both outcomes with torch.where(cond, a, b) or a smooth weight"
     prefilter = PREFILTER
+    variants = {
+        "forward": ["forward", "__call__", *sorted(LOSS_WORDS)],
+        "saturation": sorted(BOOKKEEPING_WORDS),
+    }
     options = {
         "flag-guards": RuleOption(
             bool,
@@ -610,7 +615,8 @@ def train(model, loader, opt, best=float("inf")):
 """,
     ]
     invalid = [
-        """
+        Invalid(
+            """
 import torch
 import torch.nn as nn
 
@@ -626,12 +632,19 @@ class Decoder(nn.Module):
             out = out * 1.5
         return out
 """,
-        """
+            line=13,
+            message="Python if decided by the tensor value `saturation < 0.1`",
+        ),
+        Invalid(
+            """
 import torch
 
 def contrast_loss(a, b):
     return (a - b).abs().mean() if torch.mean(a) < torch.mean(b) else (b - a).abs().mean()
 """,
+            line=5,
+            message="Python conditional expression decided by the tensor value `t",
+        ),
     ]
 
     # Each visitor passes the node the walk has reached (its children are not

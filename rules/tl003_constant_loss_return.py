@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter
-from torchlint.rule import Rule
+from torchlint.rule import Invalid, Rule
 from torchlint.semantics.callgraph import call_sites, owner_class
 from torchlint.semantics.conditions import condition_atoms, is_emptiness_check, mentions_nan_check
 from torchlint.semantics.confidence import Confidence
@@ -14,6 +14,7 @@ from torchlint.semantics.tensors import tensor_confidence
 from torchlint.semantics.values import flow_of, lookup
 from torchlint.semantics.vocabulary import (
     LOSS_TOKENS,
+    LOSS_WORDS,
 )
 
 cst = lazy_module("libcst", globals(), "cst")
@@ -87,6 +88,7 @@ class ConstantLossReturn(Rule):
     summary = "a loss returns a tensor with no link to its inputs, so that path has no gradient"
     fix_hint = "compute the term from the inputs (a smooth penalty), or return pred.sum() * 0"
     prefilter = PREFILTER
+    variants = {"loss": sorted(LOSS_WORDS), "Loss": sorted(w.title() for w in LOSS_WORDS)}
     valid = [
         """
 import torch
@@ -114,7 +116,8 @@ def auc(scores, labels):
 """,
     ]
     invalid = [
-        """
+        Invalid(
+            """
 import torch
 
 def color_diversity_loss(img):
@@ -123,7 +126,11 @@ def color_diversity_loss(img):
         return torch.tensor(0.0, device=img.device)
     return torch.tensor(0.5, device=img.device)
 """,
-        """
+            line=7,
+            message="returns `torch.tensor(0.0, device=img.device)` on every path",
+        ),
+        Invalid(
+            """
 import torch
 
 def train(model, x, y, opt):
@@ -131,6 +138,9 @@ def train(model, x, y, opt):
     loss.backward()
     opt.step()
 """,
+            line=5,
+            message="`loss` reaches `.backward()` but is built with no link to th",
+        ),
     ]
 
     def __init__(self, context, settings=None) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
-from torchlint.rule import Rule
+from torchlint.rule import Invalid, Rule
 from torchlint.semantics.callgraph import calls_named
 from torchlint.semantics.dataflow import constant_number, possible_values
 from torchlint.semantics.loops import runs_per_batch
@@ -139,6 +139,10 @@ class LrDecayPerBatch(Rule):
     fix_hint = "assign the LR from a base value, or decay it once per epoch or under a once-flag"
     # Identifier words are matched case-insensitively (`baseLR`, `LearningRate`).
     prefilter = PREFILTER
+    variants = {
+        '["lr"]': [f'["{key}"]' for key in sorted(LR_KEYS)],
+        "lr": [*sorted(LEARNING_RATE_WORDS), *("_".join(p) for p in LEARNING_RATE_PHRASES)],
+    }
     valid = [
         """
 def train(model, optimizer, train_loader, epochs, base_lr, warmup):
@@ -165,7 +169,8 @@ def train(model, optimizer, train_loader):
 """,
     ]
     invalid = [
-        """
+        Invalid(
+            """
 class Trainer:
     def get_mixed_loss(self, pred, target):
         if self.stage >= 2:
@@ -179,7 +184,11 @@ class Trainer:
             loss.backward()
             self.optimizer.step()
 """,
-        """
+            line=6,
+            message='`g["lr"] *= 0.10` runs once per batch (in `get_mixed_loss()`',
+        ),
+        Invalid(
+            """
 def train(model, optimizer, loader, epochs):
     for epoch in range(epochs):
         for i, (x, y) in enumerate(loader):
@@ -188,6 +197,9 @@ def train(model, optimizer, loader, epochs):
             if epoch == 30:
                 optimizer.param_groups[0]["lr"] = optimizer.param_groups[0]["lr"] * 0.1
 """,
+            line=8,
+            message='`optimizer.param_groups[0]["lr"] = optimizer.param_groups[0]',
+        ),
     ]
 
     def __init__(self, context, settings=None) -> None:

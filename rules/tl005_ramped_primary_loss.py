@@ -9,7 +9,7 @@ from typing import Any
 
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
-from torchlint.rule import Rule, RuleOption
+from torchlint.rule import Invalid, Rule, RuleOption
 from torchlint.semantics.dataflow import assigned_values, possible_values
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.ramps import zero_start_ramp
@@ -245,6 +245,11 @@ class RampedPrimaryLoss(Rule):
     summary = "zero-at-start warm-up ramp applied to the primary loss term"
     fix_hint = "ramp only the auxiliary terms; keep the primary loss at full weight from step 0"
     prefilter = PREFILTER
+    variants = {
+        "reconstruction": DEFAULT_PRIMARY_LOSS_NAMES,
+        "RAMP": sorted(word.upper() for word in RAMP_COLLECTION_WORDS),
+        "warmup": sorted(RAMP_COLLECTION_WORDS),
+    }
     options = {
         "primary-loss-names": RuleOption(
             list,
@@ -270,20 +275,28 @@ def weights_for(base, epoch_in_stage, warmup=20):
 """,
     ]
     invalid = [
-        """
+        Invalid(
+            """
 RAMP_KEYS = ("w_reconstruction", "w_ssim", "w_color_consistency", "w_edge")
 
 def weights_for(base, epoch_in_stage, warmup=20):
     ramp = min(1.0, epoch_in_stage / warmup)
     return {k: w * ramp if k in RAMP_KEYS else w for k, w in base.items()}
 """,
-        """
+            line=2,
+            message='"w_reconstruction" is in `RAMP_KEYS`, so the ramp `min(1.0,',
+        ),
+        Invalid(
+            """
 import torch.nn.functional as F
 
 def training_loss(pred, target, kl, epoch, warmup_epochs=5):
     w = min(1.0, epoch / warmup_epochs)
     return w * F.l1_loss(pred, target) + 0.01 * kl
 """,
+            line=6,
+            message="the primary loss term `F.l1_loss(pred, target)` is scaled by",
+        ),
     ]
 
     def __init__(self, context, settings=None) -> None:

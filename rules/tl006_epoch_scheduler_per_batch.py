@@ -8,7 +8,7 @@ from typing import Any
 
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
-from torchlint.rule import Rule
+from torchlint.rule import Invalid, Rule
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.schedulers import (
     SchedulerKind,
@@ -146,6 +146,7 @@ class EpochSchedulerPerBatch(Rule):
         "call scheduler.step() once per epoch, after the batch loop, or size the schedule in steps"
     )
     prefilter = PREFILTER
+    variants = {"StepLR": sorted(TORCH_SCHEDULERS)}
     valid = [
         """
 from torch.optim.lr_scheduler import StepLR
@@ -183,7 +184,8 @@ def train(model, optimizer, train_loader, epochs):
 """,
     ]
     invalid = [
-        """
+        Invalid(
+            """
 from torch.optim.lr_scheduler import StepLR
 
 def train(model, optimizer, train_loader, criterion):
@@ -195,7 +197,11 @@ def train(model, optimizer, train_loader, criterion):
             optimizer.step()
             scheduler.step()
 """,
-        """
+            line=11,
+            message="`scheduler.step()` runs once per batch (inside the loop over",
+        ),
+        Invalid(
+            """
 import torch.optim.lr_scheduler as sched
 
 class Trainer:
@@ -209,6 +215,9 @@ class Trainer:
             self.optimizer.step()
             self.scheduler.step()
 """,
+            line=13,
+            message="`self.scheduler.step()` runs once per batch (inside the loop",
+        ),
     ]
 
     def __init__(self, context, settings=None) -> None:

@@ -21,10 +21,18 @@ def test_codes_and_names_are_unique() -> None:
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
-def test_invalid_examples_are_flagged(rule) -> None:
+def test_invalid_examples_are_flagged_on_their_line_with_their_message(rule) -> None:
     for example in rule.invalid:
-        codes = {d.code for d in check_source(example, "ex.py", RuleSelection((rule,), {}))}
-        assert rule.code in codes, f"{rule.code} missed:\n{example}"
+        found = check_source(example.source, "ex.py", RuleSelection((rule,), {}))
+        pinned = [
+            d
+            for d in found
+            if d.code == rule.code and d.row == example.line and example.message in d.message
+        ]
+        assert pinned, (
+            f"{rule.code}: expected line {example.line} with {example.message!r}, "
+            f"got {[(d.row, d.message) for d in found]}\n{example.source}"
+        )
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)

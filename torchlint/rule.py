@@ -2,10 +2,11 @@
 
 A rule is one class: a code (``TL001``), a kebab-case name, a docstring in
 five parts (What it does, Why is this bad?, Example, Use instead, Evidence),
-examples that the test-suite runs (``valid`` must stay quiet, ``invalid``
-must be flagged), and ``visit_<Node>`` / ``leave_<Node>`` methods named after
-libcst node classes.  The engine walks each file once and dispatches every
-node to every enabled rule that has a method for its type.
+examples that the test-suite runs (``valid`` must stay quiet, each
+:class:`Invalid` must be flagged on its line with its message), and
+``visit_<Node>`` / ``leave_<Node>`` methods named after libcst node classes.
+The engine walks each file once and dispatches every node to every enabled
+rule that has a method for its type.
 
 Rules never compute positions, parents or name resolution themselves: they
 ask :class:`FileContext` (``self.context``) and the shared semantic model in
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -38,6 +40,20 @@ class RuleOption:
     type: type | tuple[type, ...]
     default: Any
     description: str
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """An example the rule must flag, pinned where and how (Fixit's ``Invalid``).
+
+    ``line`` counts the lines of ``source`` as written (a leading newline
+    makes the first code line 2); the finding on that line must carry the
+    rule's code and a message containing ``message``.
+    """
+
+    source: str
+    line: int
+    message: str
 
 
 @dataclass
@@ -69,8 +85,12 @@ class Rule:
     default_enabled: ClassVar[bool] = True
     prefilter: ClassVar[Prefilter] = Prefilter()
     options: ClassVar[dict[str, RuleOption]] = {}
+    # Words of the examples and the vocabulary words that may stand in their place
+    # (`{"torch.sigmoid": SQUASH_FUNCTIONS}`): the drift test substitutes each one
+    # into every example and fixture and checks the cheap stage keeps the findings.
+    variants: ClassVar[dict[str, Iterable[str]]] = {}
     valid: ClassVar[list[str]] = []
-    invalid: ClassVar[list[str]] = []
+    invalid: ClassVar[list[Invalid]] = []
 
     def __init__(self, context: FileContext, settings: dict[str, Any] | None = None) -> None:
         self.context = context
@@ -138,4 +158,7 @@ class Rule:
                 problems.append(f"{cls.code}: docstring lacks a '## {section}' section")
         if not cls.valid or not cls.invalid:
             problems.append(f"{cls.code}: needs both valid and invalid examples")
+        for example in cls.invalid:
+            if not isinstance(example, Invalid):
+                problems.append(f"{cls.code}: invalid examples are Invalid(source, line, message)")
         return problems

@@ -38,7 +38,7 @@ def is_epoch_word(word: str) -> bool:
 # -- losses ------------------------------------------------------------
 
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_LOSS_WORDS = frozenset({"loss", "losses", "criterion", "criterions"})
+LOSS_WORDS = frozenset({"loss", "losses", "criterion", "criterions"})
 # Functions that handle a loss value without computing one.
 _NOT_A_LOSS_WORDS = frozenset(
     {
@@ -72,7 +72,7 @@ _NOT_A_LOSS_WORDS = frozenset(
 # Text a file must contain to hold a loss function (``is_loss_function`` above NONE):
 # every spelling of the words above that ``name_words`` reads as a loss word, a
 # ``_Loss`` base, or ``backward`` (a function whose result reaches it).
-LOSS_TOKENS = tuple(sorted({word.lower() for word in _LOSS_WORDS | {"backward"}}))
+LOSS_TOKENS = tuple(sorted({word.lower() for word in LOSS_WORDS | {"backward"}}))
 # Text a file must contain to hold differentiable code (``is_differentiable_context``
 # above NONE): a ``forward`` or a loss function is the root of every such function.
 DIFFERENTIABLE_TOKENS = ("forward", *LOSS_TOKENS)
@@ -90,7 +90,7 @@ def name_words(name: str) -> list[str]:
 def is_loss_name(name: str) -> bool:
     """Whether an identifier names a loss (``dice_loss``, ``criterion``, ``FocalLoss``)."""
     words = name_words(name)
-    if not any(word in _LOSS_WORDS for word in words):
+    if not any(word in LOSS_WORDS for word in words):
         return False
     if words and words[0] == "log" and len(words) == 2:
         return True  # `log_loss` is the logistic loss
