@@ -326,17 +326,16 @@ def refine(coarse, delta):
         squash, argument = self._squash(node)
         if squash is None or argument is None:
             return
-        model = self.context.semantics
-        scope = scope_of(model, node)
+        scope = scope_of(self.context, node)
         if scope is None:
             return
-        operands = _sum_operands(model, argument, scope, 0)
+        operands = _sum_operands(self.context, argument, scope, 0)
         if operands is None or len(operands) < 2:
             return
         for operand, operand_scope in operands:
             if _named_like_logits(operand):
                 continue
-            bound = bounded_unit_interval(model, operand, operand_scope)
+            bound = bounded_unit_interval(self.context, operand, operand_scope)
             if bound is None:
                 continue
             text = self.context.snippet(operand, 40, collapse_whitespace=True)
@@ -368,11 +367,11 @@ def refine(coarse, delta):
             func, (cst.Call, cst.Attribute, cst.Name)
         ):
             return None, None
-        scope = scope_of(model, call)
+        scope = scope_of(self.context, call)
         held = (
-            module_held_by(model, func, scope)
+            module_held_by(self.context, func, scope)
             if isinstance(func, cst.Call)
-            else _module_callee(model, call, scope)
+            else _module_callee(self.context, call, scope)
         )
         if held is not None and held.kind == "torch_module":
             last = held.qualified.rsplit(".", 1)[-1]
@@ -381,41 +380,41 @@ def refine(coarse, delta):
         return None, None
 
 
-def _module_callee(model, call, scope):
+def _module_callee(context, call, scope):
     if scope is None:
         return None
-    callee = resolve_callee(model, call, scope)
+    callee = resolve_callee(context, call, scope)
     return callee if callee.kind == "torch_module" else None
 
 
-def _sum_operands(model, expr, scope, depth):
+def _sum_operands(context, expr, scope, depth):
     """The terms of the sum ``expr`` evaluates, followed through names; None if not a sum."""
     if depth > _MAX_DEPTH:
         return None
     if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Add, cst.Subtract)):
         terms = []
         for side in (expr.left, expr.right):
-            inner = _sum_operands(model, side, scope, depth + 1)
+            inner = _sum_operands(context, side, scope, depth + 1)
             terms.extend(inner if inner is not None else [(side, scope)])
         return terms
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
         if expr.func.attr.value in SHAPE_METHODS:
-            return _sum_operands(model, expr.func.value, scope, depth + 1)
+            return _sum_operands(context, expr.func.value, scope, depth + 1)
         return None
     if isinstance(expr, cst.Name):
-        bindings, found_scope = lookup(model, expr.value, scope)
+        bindings, found_scope = lookup(context, expr.value, scope)
         if len(bindings) != 1:
             return None
         binding = bindings[0]
         value_scope = found_scope.at(binding)
         if binding.kind == "assign":
-            return _sum_operands(model, binding.value, value_scope, depth + 1)
+            return _sum_operands(context, binding.value, value_scope, depth + 1)
         if binding.kind == "augment" and isinstance(
             binding.operator, (cst.AddAssign, cst.SubtractAssign)
         ):
-            before = _sum_operands(model, cst.Name(binding.name), value_scope, depth + 1)
+            before = _sum_operands(context, cst.Name(binding.name), value_scope, depth + 1)
             if before is None:
-                previous, previous_scope = lookup(model, binding.name, value_scope)
+                previous, previous_scope = lookup(context, binding.name, value_scope)
                 if len(previous) != 1 or previous[0].kind != "assign":
                     return None
                 before = [(previous[0].value, previous_scope.at(previous[0]))]

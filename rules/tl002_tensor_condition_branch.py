@@ -678,7 +678,6 @@ def contrast_loss(a, b):
         statement: cst.CSTNode | None,
         kind: str,
     ) -> None:
-        model = self.context.semantics
         # Cheapest first: the shape of the condition, then whether the code is
         # differentiated (per function, cached), then following values to tensors.
         atoms = list(condition_atoms(test))
@@ -687,9 +686,9 @@ def contrast_loss(a, b):
         ]
         if not candidates:
             return
-        if is_differentiable_context(model, reached) < Confidence.MEDIUM:
+        if is_differentiable_context(self.context, reached) < Confidence.MEDIUM:
             return
-        scope = scope_of(model, reached)
+        scope = scope_of(self.context, reached)
         if scope is None:
             return
         deciding = [atom for atom in candidates if self._decided_by_tensor(atom, scope)]
@@ -708,13 +707,12 @@ def contrast_loss(a, b):
         )
 
     def _decided_by_tensor(self, atom: cst.BaseExpression, scope) -> bool:
-        model = self.context.semantics
         for side in _compared_sides(atom):
             inner = read_back_tensor(side)
-            if _names_bookkeeping(model, inner, scope, 0):
+            if _names_bookkeeping(self.context, inner, scope, 0):
                 return False  # compared with an index or a length: bookkeeping
-            if tensor_confidence(model, inner, scope) >= Confidence.MEDIUM:
-                sources = value_sources(model, inner, scope)
+            if tensor_confidence(self.context, inner, scope) >= Confidence.MEDIUM:
+                sources = value_sources(self.context, inner, scope)
                 if sources & {INPUT, DETACHED, UNKNOWN}:
                     return True
         return False
@@ -742,7 +740,7 @@ def _compared_sides(atom: cst.BaseExpression) -> list[cst.BaseExpression]:
     return [atom.left, *(t.comparator for t in atom.comparisons)]
 
 
-def _names_bookkeeping(model, expr: cst.BaseExpression, scope, depth: int) -> bool:
+def _names_bookkeeping(context, expr: cst.BaseExpression, scope, depth: int) -> bool:
     """``seq_len``, ``token_indices[i] - start``, ``width / height``: integer bookkeeping.
 
     Names are read with the names their value was computed from (two steps back),
@@ -755,11 +753,11 @@ def _names_bookkeeping(model, expr: cst.BaseExpression, scope, depth: int) -> bo
             if any(word in BOOKKEEPING_WORDS for word in name_words(node.value)):
                 return True
             if depth < 2 and scope is not None:
-                bindings, found_scope = lookup(model, node.value, scope)
+                bindings, found_scope = lookup(context, node.value, scope)
                 for binding in bindings:
                     if binding.kind in ("assign", "unpack") and binding.value is not None:
                         value_scope = found_scope.at(binding)
-                        if _names_bookkeeping(model, binding.value, value_scope, depth + 1):
+                        if _names_bookkeeping(context, binding.value, value_scope, depth + 1):
                             return True
         elif isinstance(node, cst.BinaryOperation):
             stack.extend((node.left, node.right))

@@ -153,20 +153,19 @@ def train(model, x, y, opt):
         self._functions.append(node)
 
     def _check_function(self, node: cst.FunctionDef) -> None:
-        model = self.context.semantics
-        if is_loss_function(model, node) < Confidence.MEDIUM:
+        if is_loss_function(self.context, node) < Confidence.MEDIUM:
             return
         returns = [
             (statement, scope)
-            for statement, scope in flow_of(model, node).returns
+            for statement, scope in flow_of(self.context, node).returns
             if statement.value is not None
         ]
         dead = []
         for statement, scope in returns:
             value = statement.value
-            if tensor_confidence(model, value, scope) < Confidence.MEDIUM:
+            if tensor_confidence(self.context, value, scope) < Confidence.MEDIUM:
                 continue
-            if carries_no_gradient(model, value, scope) and not self._reduced_for_logging(
+            if carries_no_gradient(self.context, value, scope) and not self._reduced_for_logging(
                 value, scope
             ):
                 dead.append((statement, scope))
@@ -181,22 +180,21 @@ def train(model, x, y, opt):
     def leave_Module(self, node: cst.Module) -> None:
         for function in self._functions:
             self._check_function(function)
-        model = self.context.semantics
         if ".backward(" not in self.context.source:
             return
-        for call, scope in call_sites(model):
+        for call, scope in call_sites(self.context):
             for target in backward_targets(call):
                 if not isinstance(target, cst.Name):
                     continue
-                bindings, found_scope = lookup(model, target.value, scope)
+                bindings, found_scope = lookup(self.context, target.value, scope)
                 for binding in bindings:
                     if binding.kind != "assign" or binding.value is None:
                         continue
                     value_scope = found_scope.at(binding)
                     if tensor_confidence(
-                        model, binding.value, value_scope
+                        self.context, binding.value, value_scope
                     ) >= Confidence.MEDIUM and carries_no_gradient(
-                        model, binding.value, value_scope
+                        self.context, binding.value, value_scope
                     ):
                         self.report(
                             binding.value,
@@ -208,7 +206,7 @@ def train(model, x, y, opt):
                         )
 
     def _loss_name(self, fn: cst.FunctionDef) -> str:
-        cls = owner_class(self.context.semantics, fn)
+        cls = owner_class(self.context, fn)
         return f"{cls.name.value}.{fn.name.value}" if cls is not None else fn.name.value
 
     def _report(self, value: cst.BaseExpression, loss_name: str, every_path: bool) -> None:
@@ -223,7 +221,6 @@ def train(model, x, y, opt):
         )
 
     def _tensor_decided_branch(self, scope) -> bool:
-        model = self.context.semantics
         for compound in scope.path:
             test = getattr(compound, "test", None)
             if not isinstance(compound, (cst.If, cst.While)) or test is None:
@@ -239,8 +236,8 @@ def train(model, x, y, opt):
                 if isinstance(atom, cst.Comparison):
                     sides = [atom.left, *(t.comparator for t in atom.comparisons)]
                 if any(
-                    tensor_confidence(model, side, compound_scope) >= Confidence.MEDIUM
-                    and not carries_no_gradient(model, side, compound_scope)
+                    tensor_confidence(self.context, side, compound_scope) >= Confidence.MEDIUM
+                    and not carries_no_gradient(self.context, side, compound_scope)
                     for side in sides
                 ):
                     return True
@@ -253,7 +250,7 @@ def train(model, x, y, opt):
         if value is None:
             return False
         model = self.context.semantics
-        for call, call_scope in call_sites(model):
+        for call, call_scope in call_sites(self.context):
             if call_scope.flow is not scope.flow:
                 continue
             qualified = model.qualified_name(call.func) or ""

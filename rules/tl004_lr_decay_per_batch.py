@@ -345,7 +345,7 @@ def train(model, optimizer, loader, epochs):
             for assigned, value in iter_assignments(scope):
                 if _is_param_group_lr(assigned) and short in expression_names(value):
                     return True
-        for callee, calls in calls_named(self.context.semantics).items():
+        for callee, calls in calls_named(self.context).items():
             words = set(identifier_words(callee))
             if not (words & {"lr", "learning"}):
                 continue

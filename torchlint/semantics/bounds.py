@@ -15,7 +15,7 @@ attributes and the arguments a file passes to its own functions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import (
@@ -32,9 +32,6 @@ cst = lazy_module("libcst", globals(), "cst")
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
-    from torchlint.semantics.model import SemanticModel
-
-    ModelLike = Union[FileContext, SemanticModel]
 
 HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
 
@@ -159,32 +156,29 @@ class Bound:
         )
 
 
-def _model(source: ModelLike) -> SemanticModel:
-    return getattr(source, "semantics", source)
-
-
-def bounds(source: ModelLike, expr: cst.BaseExpression, scope: Scope | None = None) -> Bound | None:
+def bounds(
+    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
+) -> Bound | None:
     """The interval ``expr`` is known to lie in, or None when it is not known to be bounded.
 
     ``scope`` is where ``expr`` is evaluated; left out, it is found from the
     walk (so ``expr`` must be a node the walk has reached).
     """
-    model = _model(source)
     if scope is None:
-        scope = scope_of(model, expr)
+        scope = scope_of(context, expr)
     if scope is None:
         return None
-    return _BoundAnalysis(model).bound(expr, scope, 0)
+    return _BoundAnalysis(context).bound(expr, scope, 0)
 
 
 def bounded_unit_interval(
-    source: ModelLike,
+    context: FileContext,
     expr: cst.BaseExpression,
     scope: Scope | None = None,
     minimum: Confidence = Confidence.MEDIUM,
 ) -> Bound | None:
     """A bound inside [0, 1] or [-1, 1] from a squashing output, with at least ``minimum``."""
-    found = bounds(source, expr, scope)
+    found = bounds(context, expr, scope)
     if found is None or not found.in_unit_range or not found.direct:
         return None
     return found if found.confidence >= minimum else None
@@ -215,9 +209,10 @@ def _hull(first: Bound | None, second: Bound | None) -> Bound | None:
 
 
 class _BoundAnalysis:
-    def __init__(self, model: SemanticModel) -> None:
-        self.model = model
-        self.memo: dict = model.cache.setdefault("bounds", {})
+    def __init__(self, context: FileContext) -> None:
+        self.context = context
+        self.model = context.semantics
+        self.memo: dict = self.model.cache.setdefault("bounds", {})
 
     def bound(self, expr, scope, depth) -> Bound | None:
         if expr is None or depth > _MAX_DEPTH:
@@ -251,7 +246,7 @@ class _BoundAnalysis:
         return None
 
     def _name(self, expr, scope, depth) -> Bound | None:
-        bindings, found_scope = lookup(self.model, expr.value, scope)
+        bindings, found_scope = lookup(self.context, expr.value, scope)
         if not bindings:
             return None
         result = None
@@ -282,8 +277,8 @@ class _BoundAnalysis:
     def _element(self, value, scope, depth) -> Bound | None:
         # `a, b = x.chunk(2)` or `out, _ = head(x)`: bounded when the whole is.
         if isinstance(value, cst.Call):
-            callee = resolve_callee(self.model, value, scope)
-            fn = callee_function(self.model, callee)
+            callee = resolve_callee(self.context, value, scope)
+            fn = callee_function(self.context, callee)
             if fn is not None:
                 return None  # tuple returns of this file: elements differ in kind
         return self.bound(value, scope, depth)
@@ -292,12 +287,12 @@ class _BoundAnalysis:
         fn = scope.flow.function
         if fn is None:
             return None
-        sites = callers(self.model, fn)
+        sites = callers(self.context, fn)
         if not sites:
             return None
         result = None
         for call, call_scope in sites:
-            argument = bound_argument(self.model, call, fn, binding.name)
+            argument = bound_argument(self.context, call, fn, binding.name)
             if argument is None:
                 return None
             found = self.bound(argument, call_scope, depth)
@@ -376,7 +371,7 @@ class _BoundAnalysis:
                 return _clamp_bound(call, first_is_input=False, name=f".{method}()")
             if method in _KEEPING_METHODS:
                 return self.bound(func.value, scope, depth)
-        callee = resolve_callee(self.model, call, scope)
+        callee = resolve_callee(self.context, call, scope)
         if callee.kind == "torch":
             qualified = callee.qualified
             if qualified in BOUNDED_FUNCTIONS:
@@ -398,7 +393,7 @@ class _BoundAnalysis:
         if found is not None:
             (low, high), origin = found
             return Bound(low, high, origin, HIGH)
-        fn = callee_function(self.model, callee)
+        fn = callee_function(self.context, callee)
         if fn is not None and callee.kind in ("function", "method"):
             return self._returns(fn, depth, f"{fn.name.value}()")
         return None
@@ -417,7 +412,7 @@ class _BoundAnalysis:
         return result
 
     def _returns(self, fn, depth, origin) -> Bound | None:
-        flow = flow_of(self.model, fn)
+        flow = flow_of(self.context, fn)
         result = None
         for statement, return_scope in flow.returns:
             if statement.value is None:
@@ -443,7 +438,7 @@ class _BoundAnalysis:
                 return self._sequential_bound(callee, depth)
             return None
         if callee.kind == "module":
-            fn = callee_function(self.model, callee)
+            fn = callee_function(self.context, callee)
             if fn is None:
                 return None
             found = self._returns(fn, depth + 1, None)
@@ -459,7 +454,7 @@ class _BoundAnalysis:
         ]
         if not layers:
             return None
-        last = module_held_by(self.model, layers[-1], callee.scope, 0)
+        last = module_held_by(self.context, layers[-1], callee.scope, 0)
         if last is None:
             return None
         found = self.module_bound(last, depth + 1)

@@ -24,7 +24,9 @@ from torchlint.walk import iter_children
 cst = lazy_module("libcst", globals(), "cst")
 
 if TYPE_CHECKING:
-    from torchlint.semantics.model import SemanticModel
+    from torchlint.context import FileContext
+
+    pass
 
 _MAX_DEPTH = 6
 
@@ -53,8 +55,9 @@ class Callee:
 UNKNOWN = Callee("unknown")
 
 
-def owner_class(model: SemanticModel, fn: cst.FunctionDef | None) -> cst.ClassDef | None:
+def owner_class(context: FileContext, fn: cst.FunctionDef | None) -> cst.ClassDef | None:
     """The class of this file whose body defines ``fn`` (works before the walk reaches it)."""
+    model = context.semantics
     if fn is None:
         return None
     table = model.cache.get("callgraph.owner_class")
@@ -67,8 +70,9 @@ def owner_class(model: SemanticModel, fn: cst.FunctionDef | None) -> cst.ClassDe
     return table.get(fn)
 
 
-def local_bases(model: SemanticModel, cls: cst.ClassDef) -> list[cst.ClassDef]:
+def local_bases(context: FileContext, cls: cst.ClassDef) -> list[cst.ClassDef]:
     """``cls`` and its base classes defined in this file, nearest first."""
+    model = context.semantics
     chain = [cls]
     seen = {cls}
     index = 0
@@ -84,22 +88,24 @@ def local_bases(model: SemanticModel, cls: cst.ClassDef) -> list[cst.ClassDef]:
     return chain
 
 
-def find_method(model: SemanticModel, cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
+def find_method(context: FileContext, cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
     """Method ``name`` of ``cls`` or of a base class defined in this file."""
-    for klass in local_bases(model, cls):
+    model = context.semantics
+    for klass in local_bases(context, cls):
         method = model.methods(klass).get(name)
         if method is not None:
             return method
     return None
 
 
-def init_values(model: SemanticModel, cls: cst.ClassDef, attr: str) -> list[tuple]:
+def init_values(context: FileContext, cls: cst.ClassDef, attr: str) -> list[tuple]:
     """``(value, scope)`` of each ``self.attr = value`` in ``__init__`` of ``cls`` or its bases."""
-    for klass in local_bases(model, cls):
+    model = context.semantics
+    for klass in local_bases(context, cls):
         values = model.init_attributes(klass).get(attr)
         if values:
             init = model.methods(klass)["__init__"]
-            flow = flow_of(model, init)
+            flow = flow_of(context, init)
             wanted = {id(value) for value in values}
             found = []
             for statement in flow.order_of:
@@ -119,9 +125,10 @@ def is_module_class_name(qualified: str) -> bool:
 
 
 def module_held_by(
-    model: SemanticModel, expr: cst.BaseExpression, scope: Scope | None, depth: int = 0
+    context: FileContext, expr: cst.BaseExpression, scope: Scope | None, depth: int = 0
 ) -> Callee | None:
     """The module instance ``expr`` holds, if it can be told: a torch or local class."""
+    model = context.semantics
     if depth > _MAX_DEPTH or scope is None:
         return None
     if isinstance(expr, cst.Call):
@@ -134,40 +141,41 @@ def module_held_by(
         return None
     attr = self_attribute(expr)
     if attr is not None:
-        cls = owner_class(model, scope.flow.function)
+        cls = owner_class(context, scope.flow.function)
         if cls is None:
             return None
         held = None
-        for value, value_scope in init_values(model, cls, attr):
-            held = module_held_by(model, value, value_scope, depth + 1) or held
+        for value, value_scope in init_values(context, cls, attr):
+            held = module_held_by(context, value, value_scope, depth + 1) or held
         return held
     if isinstance(expr, cst.Name):
-        bindings, found_scope = lookup(model, expr.value, scope)
+        bindings, found_scope = lookup(context, expr.value, scope)
         for binding in bindings:
             if binding.kind == "assign" and binding.value is not None:
-                held = module_held_by(model, binding.value, found_scope.at(binding), depth + 1)
+                held = module_held_by(context, binding.value, found_scope.at(binding), depth + 1)
                 if held is not None:
                     return held
     return None
 
 
-def resolve_callee(model: SemanticModel, call: cst.Call, scope: Scope | None) -> Callee:
+def resolve_callee(context: FileContext, call: cst.Call, scope: Scope | None) -> Callee:
     """What ``call`` runs, as far as this file tells."""
+    model = context.semantics
     func = call.func
     if isinstance(func, cst.Call):
-        return module_held_by(model, func, scope) or UNKNOWN
+        return module_held_by(context, func, scope) or UNKNOWN
     if scope is not None:
         attr = self_attribute(func)
         if attr is not None:
-            cls = owner_class(model, scope.flow.function)
+            cls = owner_class(context, scope.flow.function)
             if cls is not None:
-                method = find_method(model, cls, attr)
+                method = find_method(context, cls, attr)
                 if method is not None:
                     return Callee("method", function=method, cls=cls)
-                return module_held_by(model, func, scope) or UNKNOWN
+                return module_held_by(context, func, scope) or UNKNOWN
             return UNKNOWN
         if isinstance(func, cst.Name):
-            bindings, found_scope = lookup(model, func.value, scope)
+            bindings, found_scope = lookup(context, func.value, scope)
             for binding in bindings:
                 if binding.kind == "def":
                     node = binding.statement
@@ -176,7 +184,7 @@ def resolve_callee(model: SemanticModel, call: cst.Call, scope: Scope | None) ->
                     if isinstance(node, cst.ClassDef):
                         return Callee("constructor", cls=node)
                 if binding.kind == "assign" and binding.value is not None:
-                    held = module_held_by(model, binding.value, found_scope.at(binding))
+                    held = module_held_by(context, binding.value, found_scope.at(binding))
                     if held is not None:
                         return held
             if bindings and not any(b.kind == "import" for b in bindings):
@@ -184,7 +192,7 @@ def resolve_callee(model: SemanticModel, call: cst.Call, scope: Scope | None) ->
     if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
         cls = model.classes.get(func.value.value)
         if cls is not None:
-            method = find_method(model, cls, func.attr.value)
+            method = find_method(context, cls, func.attr.value)
             if method is not None:
                 return Callee("method", function=method, cls=cls)
     qualified = model.qualified_name(func)
@@ -200,29 +208,30 @@ def resolve_callee(model: SemanticModel, call: cst.Call, scope: Scope | None) ->
     return UNKNOWN
 
 
-def callee_function(model: SemanticModel, callee: Callee) -> cst.FunctionDef | None:
+def callee_function(context: FileContext, callee: Callee) -> cst.FunctionDef | None:
     """The function of this file that runs for ``callee`` (a module's ``forward``)."""
     if callee.kind in ("function", "method"):
         return callee.function
     if callee.kind == "module" and callee.cls is not None:
-        return find_method(model, callee.cls, "forward") or find_method(
-            model, callee.cls, "__call__"
+        return find_method(context, callee.cls, "forward") or find_method(
+            context, callee.cls, "__call__"
         )
     return None
 
 
-def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
-    """Every call in the file with the scope it is evaluated in, in source order.
+def call_sites(context: FileContext) -> list[tuple[cst.Call, Scope]]:
+    """Every call in the file with the scope it is evaluated in, in context order.
 
     The one call index of a file: built once (before or after the walk) and
     kept in ``model.cache``; :func:`calls_named` and :func:`callers` are views
     of it.
     """
+    model = context.semantics
     found = model.cache.get("callgraph.call_sites")
     if found is not None:
         return found
-    if _walk_is_complete(model):
-        found = _call_sites_from_parents(model)
+    if _walk_is_complete(context):
+        found = _call_sites_from_parents(context)
         model.cache["callgraph.call_sites"] = found
         return found
     found = []
@@ -243,7 +252,7 @@ def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
             is_statement = _is_statement_type(kind)
         if is_statement:
             if kind is function_type:
-                inner = flow_of(model, node)
+                inner = flow_of(context, node)
                 body = node.body
                 for child in iter_children(node):
                     if child is body:
@@ -273,13 +282,14 @@ def call_sites(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
                 if is_node and value_kind not in leaves:
                     visit(value, flow, statement)
 
-    visit(model.module, flow_of(model, None), None)
+    visit(model.module, flow_of(context, None), None)
     model.cache["callgraph.call_sites"] = found
     return found
 
 
-def _walk_is_complete(model: SemanticModel) -> bool:
+def _walk_is_complete(context: FileContext) -> bool:
     """Whether the walk has reached every node (its last node, in walk order, is known)."""
+    model = context.semantics
     parents = model.context.parents
     node = model.module
     while True:
@@ -291,13 +301,14 @@ def _walk_is_complete(model: SemanticModel) -> bool:
         node = children[-1]
 
 
-def _call_sites_from_parents(model: SemanticModel) -> list[tuple[cst.Call, Scope]]:
+def _call_sites_from_parents(context: FileContext) -> list[tuple[cst.Call, Scope]]:
     """The call index read off the parent map of a finished walk (same calls, same order).
 
     A call's statement is its innermost statement; its flow is that of the
     function around that statement, except in a ``def`` header (decorators,
     defaults, annotations), which is evaluated where the ``def`` stands.
     """
+    model = context.semantics
     parents = model.context.parents
     call_type = cst.Call
     function_type = cst.FunctionDef
@@ -321,7 +332,7 @@ def _call_sites_from_parents(model: SemanticModel) -> list[tuple[cst.Call, Scope
                 owner = ancestor
                 break
             ancestor = parents[ancestor]
-        found.append((node, flow_of(model, owner).scope_at(statement)))
+        found.append((node, flow_of(context, owner).scope_at(statement)))
     return found
 
 
@@ -354,12 +365,13 @@ def callee_last(call: cst.Call) -> str | None:
     return None
 
 
-def calls_named(model: SemanticModel) -> dict[str, list[cst.Call]]:
-    """The calls of :func:`call_sites`, keyed by the callee's last name (source order)."""
+def calls_named(context: FileContext) -> dict[str, list[cst.Call]]:
+    """The calls of :func:`call_sites`, keyed by the callee's last name (context order)."""
+    model = context.semantics
     table = model.cache.get("callgraph.calls_named")
     if table is None:
         table = {}
-        for call, _ in call_sites(model):
+        for call, _ in call_sites(context):
             name = callee_last(call)
             if name is not None:
                 table.setdefault(name, []).append(call)
@@ -408,7 +420,7 @@ _GENERIC_METHOD_NAMES = frozenset(
 )
 
 
-def calls_of(model: SemanticModel, fn: cst.FunctionDef) -> list[tuple[cst.Call, float]]:
+def calls_of(context: FileContext, fn: cst.FunctionDef) -> list[tuple[cst.Call, float]]:
     """Calls of ``fn`` matched by name, each with how sure the match is (0..1).
 
     Unlike :func:`callers` (which resolves each call through the values it
@@ -416,8 +428,9 @@ def calls_of(model: SemanticModel, fn: cst.FunctionDef) -> list[tuple[cst.Call, 
     (less sure) and ``<name>(...)``: looser, for the loop analysis.  Ask after
     the walk (it uses the parent map to find the class of a method).
     """
+    model = context.semantics
     owner = model.class_of_method(fn)
-    named = calls_named(model)
+    named = calls_named(context)
     found = []
     if owner is not None and fn.name.value == "__init__":
         # `Trainer(model, opt, sched)` runs `Trainer.__init__`.
@@ -443,13 +456,14 @@ def calls_of(model: SemanticModel, fn: cst.FunctionDef) -> list[tuple[cst.Call, 
     return found
 
 
-def callers(model: SemanticModel, fn: cst.FunctionDef) -> list[tuple[cst.Call, Scope]]:
+def callers(context: FileContext, fn: cst.FunctionDef) -> list[tuple[cst.Call, Scope]]:
     """Calls in this file that run ``fn`` (directly, as a method, or as a module's forward)."""
+    model = context.semantics
     table = model.cache.get("callgraph.callers")
     if table is None:
         table = {}
-        for call, scope in call_sites(model):
-            target = callee_function(model, resolve_callee(model, call, scope))
+        for call, scope in call_sites(context):
+            target = callee_function(context, resolve_callee(context, call, scope))
             if target is not None:
                 table.setdefault(target, []).append((call, scope))
         model.cache["callgraph.callers"] = table
@@ -457,7 +471,7 @@ def callers(model: SemanticModel, fn: cst.FunctionDef) -> list[tuple[cst.Call, S
 
 
 def bound_argument(
-    model: SemanticModel, call: cst.Call, fn: cst.FunctionDef, parameter: str
+    context: FileContext, call: cst.Call, fn: cst.FunctionDef, parameter: str
 ) -> cst.BaseExpression | None:
     """The argument expression ``call`` passes for ``fn``'s ``parameter``, if visible.
 
@@ -475,7 +489,7 @@ def bound_argument(
         bound_receiver = (
             type(call.func) is not cst.Name
             or fn.name.value == "__init__"
-            or owner_class(model, fn) is not None
+            or owner_class(context, fn) is not None
         )
         if bound_receiver:
             names = names[1:]

@@ -136,7 +136,7 @@ def scope_assignments(
     if table is not None:
         return table
     table = {}
-    flow = flow_of(context.semantics, scope if type(scope) is cst.FunctionDef else None)
+    flow = flow_of(context, scope if type(scope) is cst.FunctionDef else None)
     for name, bindings in flow.bindings.items():
         pairs = [
             (binding.value, binding.index)
@@ -202,9 +202,8 @@ def _parameter(fn: cst.FunctionDef, name: str) -> cst.Param | None:
 
 def _parameter_sources(context, fn, parameter: cst.Param):
     sources = []
-    model = context.semantics
-    for call, _ in calls_of(model, fn):
-        argument = bound_argument(model, call, fn, parameter.name.value)
+    for call, _ in calls_of(context, fn):
+        argument = bound_argument(context, call, fn, parameter.name.value)
         if argument is not None:
             sources.append((argument, None))
     if parameter.default is not None:
@@ -252,7 +251,7 @@ def argparse_default(context: FileContext, option: str) -> cst.BaseExpression | 
     if key in cache:
         return cache[key]
     found = None
-    for call in calls_named(context.semantics).get("add_argument", ()):
+    for call in calls_named(context).get("add_argument", ()):
         flags = []
         for arg in call.args:
             if arg.keyword is None and isinstance(arg.value, cst.SimpleString):

@@ -626,7 +626,7 @@ def _hook_answer(context: FileContext, fn: cst.FunctionDef) -> BatchAnswer | Non
 def _callers_answer(context: FileContext, fn: cst.FunctionDef, depth: int, visiting) -> BatchAnswer:
     name = fn.name.value
     best = NOT_PER_BATCH
-    for call, weight in calls_of(context.semantics, fn):
+    for call, weight in calls_of(context, fn):
         caller = _node_answer(context, call, depth + 1, visiting)
         if caller.per_batch:
             confidence = caller.confidence * weight

@@ -10,7 +10,7 @@ function whose result reaches ``.backward()`` in the same file
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import (
@@ -25,10 +25,7 @@ from torchlint.semantics.vocabulary import BACKWARD_CALLS, is_loss_name, name_wo
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
-    from torchlint.semantics.model import SemanticModel
     from torchlint.syntax import SyntaxIndex
-
-    ModelLike = Union[FileContext, SemanticModel]
 
 cst = lazy_module("libcst", globals(), "cst")
 
@@ -38,31 +35,28 @@ _FRAMEWORK_WORDS = frozenset(
 )
 
 
-def _model(source: ModelLike) -> SemanticModel:
-    return getattr(source, "semantics", source)
-
-
-def _returns_a_value(model: SemanticModel, fn: cst.FunctionDef) -> bool:
+def _returns_a_value(context: FileContext, fn: cst.FunctionDef) -> bool:
     return any(
         statement.value is not None
         and not (isinstance(statement.value, cst.Name) and statement.value.value == "None")
-        for statement, _ in flow_of(model, fn).returns
+        for statement, _ in flow_of(context, fn).returns
     )
 
 
-def _returns_a_tensor(model: SemanticModel, fn: cst.FunctionDef) -> bool:
+def _returns_a_tensor(context: FileContext, fn: cst.FunctionDef) -> bool:
     # A weight or schedule multiplied into the loss returns a Python number.
     from torchlint.semantics.tensors import tensor_confidence
 
     return any(
         statement.value is not None
-        and tensor_confidence(model, statement.value, scope) >= Confidence.MEDIUM
-        for statement, scope in flow_of(model, fn).returns
+        and tensor_confidence(context, statement.value, scope) >= Confidence.MEDIUM
+        for statement, scope in flow_of(context, fn).returns
     )
 
 
-def is_loss_class(model: SemanticModel, cls: cst.ClassDef) -> bool:
+def is_loss_class(context: FileContext, cls: cst.ClassDef) -> bool:
     """A class named like a loss, or derived from ``_Loss`` or a loss class of this file."""
+    model = context.semantics
     if is_loss_name(cls.name.value):
         return True
     for base in model.base_names(cls):
@@ -75,48 +69,49 @@ def is_loss_class(model: SemanticModel, cls: cst.ClassDef) -> bool:
     return False
 
 
-def is_loss_function(source: ModelLike, fn: cst.FunctionDef) -> Confidence:
+def is_loss_function(context: FileContext, fn: cst.FunctionDef) -> Confidence:
     """How sure we are that ``fn`` computes a loss that training differentiates.
 
     HIGH for a function or method named like a loss and for ``forward`` of a
     loss class; MEDIUM for a function of this file whose result reaches
     ``.backward()``; NONE otherwise (and for functions that return nothing).
     """
-    model = _model(source)
+    model = context.semantics
     key = ("is_loss_function", fn)
     cached = model.cache.get(key)
     if cached is not None:
         return cached
     # Names first: they are cheap, and reading the returns builds the flow of `fn`.
-    cls = owner_class(model, fn)
+    cls = owner_class(context, fn)
     if fn.name.value in ("forward", "__call__") and cls is not None:
-        named = is_loss_class(model, cls)
+        named = is_loss_class(context, cls)
     else:
         named = is_loss_name(fn.name.value)
     result = Confidence.NONE
     if named:
-        if _returns_a_value(model, fn):
+        if _returns_a_value(context, fn):
             result = Confidence.HIGH
     elif (
-        fn in functions_reaching_backward(model)
-        and _returns_a_value(model, fn)
-        and _returns_a_tensor(model, fn)
+        fn in functions_reaching_backward(context)
+        and _returns_a_value(context, fn)
+        and _returns_a_tensor(context, fn)
     ):
         result = Confidence.MEDIUM
     model.cache[key] = result
     return result
 
 
-def functions_reaching_backward(model: SemanticModel) -> frozenset:
+def functions_reaching_backward(context: FileContext) -> frozenset:
     """Functions of this file whose return value is differentiated by ``.backward()``."""
+    model = context.semantics
     found = model.cache.get("functions_reaching_backward")
     if found is not None:
         return found
     result: set = set()
     if "backward" in model.context.source:
-        for call, scope in call_sites(model):
+        for call, scope in call_sites(context):
             for value in backward_targets(call):
-                _collect_producers(model, value, scope, result, 0)
+                _collect_producers(context, value, scope, result, 0)
     found = frozenset(result)
     model.cache["functions_reaching_backward"] = found
     return found
@@ -156,28 +151,30 @@ def _is_framework_receiver(receiver: cst.BaseExpression) -> bool:
     return False
 
 
-def _collect_producers(model, value, scope, result: set, depth: int) -> None:
+def _collect_producers(context, value, scope, result: set, depth: int) -> None:
     if depth > _MAX_DEPTH or value is None:
         return
     if isinstance(value, cst.BinaryOperation):
-        _collect_producers(model, value.left, scope, result, depth + 1)
-        _collect_producers(model, value.right, scope, result, depth + 1)
+        _collect_producers(context, value.left, scope, result, depth + 1)
+        _collect_producers(context, value.right, scope, result, depth + 1)
     elif isinstance(value, cst.Name):
-        bindings, found_scope = lookup(model, value.value, scope)
+        bindings, found_scope = lookup(context, value.value, scope)
         for binding in bindings:
             if binding.kind in ("assign", "augment") and binding.value is not None:
-                _collect_producers(model, binding.value, found_scope.at(binding), result, depth + 1)
+                _collect_producers(
+                    context, binding.value, found_scope.at(binding), result, depth + 1
+                )
     elif isinstance(value, cst.Call):
-        fn = callee_function(model, resolve_callee(model, value, scope))
+        fn = callee_function(context, resolve_callee(context, value, scope))
         if fn is not None:
             result.add(fn)
         elif isinstance(value.func, cst.Attribute) and value.func.attr.value in (
             "mean",
             "sum",
         ):
-            _collect_producers(model, value.func.value, scope, result, depth + 1)
+            _collect_producers(context, value.func.value, scope, result, depth + 1)
     elif isinstance(value, cst.Subscript):
-        _collect_producers(model, value.value, scope, result, depth + 1)
+        _collect_producers(context, value.value, scope, result, depth + 1)
 
 
 # -- the cheap mirror, on CPython's ast ------------------------------------------

@@ -11,7 +11,7 @@ data whose graph was cut) and ``UNKNOWN``.  A tensor with no ``INPUT`` or
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import resolve_callee
@@ -23,9 +23,6 @@ cst = lazy_module("libcst", globals(), "cst")
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
-    from torchlint.semantics.model import SemanticModel
-
-    ModelLike = Union[FileContext, SemanticModel]
 
 INPUT = "input"
 CONSTANT = "constant"
@@ -80,34 +77,30 @@ _PYTHON_CASTS = frozenset({"float", "int", "bool", "len"})
 _MAX_DEPTH = 16
 
 
-def _model(source: ModelLike) -> SemanticModel:
-    return getattr(source, "semantics", source)
-
-
 def value_sources(
-    source: ModelLike, expr: cst.BaseExpression, scope: Scope | None = None
+    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
 ) -> frozenset:
     """The kinds of leaves ``expr`` is computed from (see the module docstring)."""
-    model = _model(source)
     if scope is None:
-        scope = scope_of(model, expr)
+        scope = scope_of(context, expr)
     if scope is None:
         return frozenset({UNKNOWN})
-    return _Sources(model).of(expr, scope, 0)
+    return _Sources(context).of(expr, scope, 0)
 
 
 def carries_no_gradient(
-    source: ModelLike, expr: cst.BaseExpression, scope: Scope | None = None
+    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
 ) -> bool:
     """Whether ``expr`` is built only from constants, random draws and cut graphs."""
-    found = value_sources(source, expr, scope)
+    found = value_sources(context, expr, scope)
     return bool(found) and found <= NO_GRADIENT
 
 
 class _Sources:
-    def __init__(self, model: SemanticModel) -> None:
-        self.model = model
-        self.memo: dict = model.cache.setdefault("value_sources", {})
+    def __init__(self, context: FileContext) -> None:
+        self.context = context
+        self.model = context.semantics
+        self.memo: dict = self.model.cache.setdefault("value_sources", {})
 
     def of(self, expr, scope, depth) -> frozenset:
         if expr is None:
@@ -180,11 +173,11 @@ class _Sources:
     def _name(self, expr, scope, depth) -> frozenset:
         if expr.value in ("None", "True", "False"):
             return frozenset({CONSTANT})
-        bindings, found_scope = lookup(self.model, expr.value, scope)
+        bindings, found_scope = lookup(self.context, expr.value, scope)
         if not bindings:
             return frozenset({UNKNOWN})
         result: frozenset = frozenset()
-        if expr.value in _mutated_names(self.model, found_scope.flow):
+        if expr.value in _mutated_names(self.context, found_scope.flow):
             # `margin = torch.zeros_like(p); margin[t] = p[t]`: filled in place later.
             result |= {UNKNOWN}
         for binding in bindings:
@@ -207,10 +200,10 @@ class _Sources:
     def _element(self, value, index, scope, depth) -> frozenset:
         """Sources of element ``index`` of ``value``, through ``return (a, b, c)`` of this file."""
         if isinstance(value, cst.Call) and index is not None:
-            callee = resolve_callee(self.model, value, scope)
+            callee = resolve_callee(self.context, value, scope)
             if callee.kind in ("function", "method") and callee.function is not None:
                 result: frozenset = frozenset()
-                for statement, return_scope in flow_of(self.model, callee.function).returns:
+                for statement, return_scope in flow_of(self.context, callee.function).returns:
                     returned = statement.value
                     if isinstance(returned, cst.Tuple) and index < len(returned.elements):
                         element = returned.elements[index]
@@ -257,7 +250,7 @@ class _Sources:
             return self._cut(self._union(args, scope, depth))
         if name in ("list", "dict", "set") and not args:
             return frozenset({UNKNOWN})
-        callee = resolve_callee(self.model, call, scope)
+        callee = resolve_callee(self.context, call, scope)
         if callee.kind in ("module", "torch_module") or (
             callee.kind == "method" and self_attribute(func)
         ):
@@ -281,8 +274,9 @@ def _requires_grad(call: cst.Call) -> bool:
     )
 
 
-def _mutated_names(model, flow) -> frozenset:
+def _mutated_names(context, flow) -> frozenset:
     """Names a function fills in place: ``x[i] = v``, ``x[i] += v``, ``x.copy_(v)``."""
+    model = context.semantics
     key = ("mutated_names", flow.owner)
     found = model.cache.get(key)
     if found is not None:

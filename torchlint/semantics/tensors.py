@@ -12,7 +12,7 @@ arithmetic, comparison and indexing of any of these.  ``.item()``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import (
@@ -37,9 +37,6 @@ cst = lazy_module("libcst", globals(), "cst")
 
 if TYPE_CHECKING:
     from torchlint.context import FileContext
-    from torchlint.semantics.model import SemanticModel
-
-    ModelLike = Union[FileContext, SemanticModel]
 
 NONE, LOW, MEDIUM, HIGH = Confidence.NONE, Confidence.LOW, Confidence.MEDIUM, Confidence.HIGH
 
@@ -411,39 +408,35 @@ _HYPERPARAMETER_NAMES = frozenset(
 _MAX_DEPTH = 24
 
 
-def _model(source: ModelLike) -> SemanticModel:
-    return getattr(source, "semantics", source)
-
-
 def tensor_confidence(
-    source: ModelLike, expr: cst.BaseExpression, scope: Scope | None = None
+    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
 ) -> Confidence:
     """How sure we are that ``expr`` evaluates to a ``torch.Tensor``.
 
-    ``source`` is the :class:`FileContext` or its semantic model.  ``scope``
+    ``context`` is the :class:`FileContext` or its semantic model.  ``scope``
     is where ``expr`` is evaluated; left out, it is found from the walk (so
     ``expr`` must be a node the walk has reached).
     """
-    model = _model(source)
     if scope is None:
-        scope = scope_of(model, expr)
-    return _TensorAnalysis(model).confidence(expr, scope, 0)
+        scope = scope_of(context, expr)
+    return _TensorAnalysis(context).confidence(expr, scope, 0)
 
 
 def is_tensor(
-    source: ModelLike,
+    context: FileContext,
     expr: cst.BaseExpression,
     minimum: Confidence = Confidence.MEDIUM,
     scope: Scope | None = None,
 ) -> bool:
     """Whether ``expr`` is a tensor with at least ``minimum`` confidence."""
-    return tensor_confidence(source, expr, scope) >= minimum
+    return tensor_confidence(context, expr, scope) >= minimum
 
 
 class _TensorAnalysis:
-    def __init__(self, model: SemanticModel) -> None:
-        self.model = model
-        self.memo: dict = model.cache.setdefault("tensor_confidence", {})
+    def __init__(self, context: FileContext) -> None:
+        self.context = context
+        self.model = context.semantics
+        self.memo: dict = self.model.cache.setdefault("tensor_confidence", {})
 
     def confidence(self, expr, scope, depth) -> Confidence:
         if expr is None:
@@ -531,7 +524,7 @@ class _TensorAnalysis:
             return NONE
         if scope is None:
             return LOW
-        bindings, found_scope = lookup(self.model, expr.value, scope)
+        bindings, found_scope = lookup(self.context, expr.value, scope)
         if not bindings:
             return LOW
         best = NONE
@@ -567,12 +560,12 @@ class _TensorAnalysis:
         """What the callers in this file pass for parameter ``name``: all of them must agree."""
         if fn is None:
             return NONE
-        sites = callers(self.model, fn)
+        sites = callers(self.context, fn)
         if not sites:
             return NONE
         agreed = HIGH
         for call, call_scope in sites:
-            argument = bound_argument(self.model, call, fn, name)
+            argument = bound_argument(self.context, call, fn, name)
             if argument is None:
                 return NONE
             agreed = min(agreed, self.confidence(argument, call_scope, depth))
@@ -631,23 +624,23 @@ class _TensorAnalysis:
         if (
             attr in ("weight", "bias")
             and scope is not None
-            and module_held_by(self.model, expr.value, scope) is not None
+            and module_held_by(self.context, expr.value, scope) is not None
         ):
             return HIGH
         return LOW
 
     def _self_attribute(self, attr: str, scope, depth) -> Confidence:
-        cls = owner_class(self.model, scope.flow.function)
+        cls = owner_class(self.context, scope.flow.function)
         if cls is None:
             return LOW
-        if _registers_buffer(self.model, cls, attr):
+        if _registers_buffer(self.context, cls, attr):
             return HIGH
-        values = init_values(self.model, cls, attr)
+        values = init_values(self.context, cls, attr)
         if not values:
             return LOW
         best = NONE
         for value, value_scope in values:
-            if isinstance(value, cst.Call) and module_held_by(self.model, value, value_scope):
+            if isinstance(value, cst.Call) and module_held_by(self.context, value, value_scope):
                 continue
             if isinstance(value, cst.Name) and value_scope.flow.parameter(value.value):
                 # A constructor argument stored as is: configuration, not data.
@@ -667,7 +660,7 @@ class _TensorAnalysis:
                     return NONE
                 if method in TENSOR_METHODS:
                     receiver = self.confidence(func.value, scope, depth)
-                    if receiver == NONE and _is_external_value(self.model, func.value):
+                    if receiver == NONE and _is_external_value(self.context, func.value):
                         return NONE
                     if receiver == NONE and method == "cuda":
                         return NONE
@@ -677,7 +670,7 @@ class _TensorAnalysis:
                     if method in ("cpu", "to"):
                         return receiver
                     return receiver
-        callee = resolve_callee(self.model, call, scope)
+        callee = resolve_callee(self.context, call, scope)
         kind = callee.kind
         if kind == "torch":
             return _torch_function_confidence(callee.qualified)
@@ -709,7 +702,7 @@ class _TensorAnalysis:
                 return NONE
             receiver = self.confidence(func.value, scope, depth)
             if method in TENSOR_METHODS:
-                if receiver == NONE and _is_external_value(self.model, func.value):
+                if receiver == NONE and _is_external_value(self.context, func.value):
                     return NONE
                 return HIGH
             if method in SHARED_METHODS:
@@ -721,10 +714,10 @@ class _TensorAnalysis:
     def _returns(self, callee, depth) -> Confidence:
         from torchlint.semantics.callgraph import callee_function
 
-        fn = callee_function(self.model, callee)
+        fn = callee_function(self.context, callee)
         if fn is None:
             return MEDIUM if callee.kind == "module" else LOW
-        flow = flow_of(self.model, fn)
+        flow = flow_of(self.context, fn)
         best = NONE
         for statement, return_scope in flow.returns:
             if statement.value is not None:
@@ -741,14 +734,14 @@ class _TensorAnalysis:
                 return self.confidence(elements[index].value, scope, depth)
             return LOW
         if isinstance(expr, cst.Call) and index is not None:
-            callee = resolve_callee(self.model, expr, scope)
+            callee = resolve_callee(self.context, expr, scope)
             if callee.kind in ("function", "method", "module"):
                 from torchlint.semantics.callgraph import callee_function
 
-                fn = callee_function(self.model, callee)
+                fn = callee_function(self.context, callee)
                 if fn is not None:
                     best = NONE
-                    for statement, return_scope in flow_of(self.model, fn).returns:
+                    for statement, return_scope in flow_of(self.context, fn).returns:
                         value = statement.value
                         if isinstance(value, (cst.Tuple, cst.List)):
                             best = max(best, self.element(value, index, return_scope, depth))
@@ -778,8 +771,9 @@ def _torch_function_confidence(qualified: str) -> Confidence:
     return HIGH
 
 
-def _is_external_value(model: SemanticModel, expr: cst.BaseExpression) -> bool:
+def _is_external_value(context: FileContext, expr: cst.BaseExpression) -> bool:
     """A value made by NumPy, math or the like (``np.asarray(a)``)."""
+    model = context.semantics
     while isinstance(expr, (cst.Call, cst.Attribute, cst.Subscript)):
         if isinstance(expr, cst.Call):
             qualified = model.qualified_name(expr.func)
@@ -791,13 +785,14 @@ def _is_external_value(model: SemanticModel, expr: cst.BaseExpression) -> bool:
     return False
 
 
-def _registers_buffer(model: SemanticModel, cls: cst.ClassDef, attr: str) -> bool:
+def _registers_buffer(context: FileContext, cls: cst.ClassDef, attr: str) -> bool:
+    model = context.semantics
     key = ("buffers", cls)
     names = model.cache.get(key)
     if names is None:
         names = set()
         for method in model.methods(cls).values():
-            for statement in flow_of(model, method).order_of:
+            for statement in flow_of(context, method).order_of:
                 if not isinstance(statement, cst.SimpleStatementLine):
                     continue
                 for small in statement.body:

@@ -21,6 +21,7 @@ cst = lazy_module("libcst", globals(), "cst")
 
 
 if TYPE_CHECKING:
+    from torchlint.context import FileContext
     from torchlint.semantics.model import SemanticModel
 
 UNKNOWN_ORDER = 1 << 30
@@ -221,8 +222,9 @@ def _suites(statement: cst.CSTNode):
         yield final.body
 
 
-def flow_of(model: SemanticModel, owner: cst.CSTNode | None) -> Flow:
+def flow_of(context: FileContext, owner: cst.CSTNode | None) -> Flow:
     """The :class:`Flow` of a function, or of the module body when ``owner`` is None."""
+    model = context.semantics
     if owner is None:
         owner = model.module
     key = ("flow", owner)
@@ -250,39 +252,41 @@ def flow_of(model: SemanticModel, owner: cst.CSTNode | None) -> Flow:
     return flow
 
 
-def scope_of(model: SemanticModel, node: cst.CSTNode) -> Scope | None:
+def scope_of(context: FileContext, node: cst.CSTNode) -> Scope | None:
     """The scope in which ``node`` (already reached by the walk) is evaluated.
 
     None for code in a class body outside methods, or when the walk has not
     reached ``node`` yet and its place is unknown.
     """
+    model = context.semantics
     context = model.context
     if node not in context.parents:
         return None
     statement = node if _is_statement(node) else None
     for ancestor in context.ancestors(node):
         if isinstance(ancestor, cst.FunctionDef):
-            return flow_of(model, ancestor).scope_at(statement)
+            return flow_of(context, ancestor).scope_at(statement)
         if isinstance(ancestor, cst.ClassDef):
             return None
         if statement is None and _is_statement(ancestor):
             statement = ancestor
-    return flow_of(model, None).scope_at(statement)
+    return flow_of(context, None).scope_at(statement)
 
 
-def enclosing_flows(model: SemanticModel, flow: Flow):
+def enclosing_flows(context: FileContext, flow: Flow):
     """Flows whose names ``flow`` can see: itself, enclosing functions, the module."""
+    model = context.semantics
     yield flow
     owner = flow.owner
     if isinstance(owner, cst.Module):
         return
     for ancestor in model.context.ancestors(owner):
         if isinstance(ancestor, cst.FunctionDef):
-            yield flow_of(model, ancestor)
-    yield flow_of(model, None)
+            yield flow_of(context, ancestor)
+    yield flow_of(context, None)
 
 
-def lookup(model: SemanticModel, name: str, scope: Scope) -> tuple[list[Binding], Scope]:
+def lookup(context: FileContext, name: str, scope: Scope) -> tuple[list[Binding], Scope]:
     """Bindings of ``name`` visible at ``scope``, and the scope they belong to.
 
     Local bindings first; a name not bound locally is looked up in enclosing
@@ -291,7 +295,7 @@ def lookup(model: SemanticModel, name: str, scope: Scope) -> tuple[list[Binding]
     found = scope.flow.reaching(name, scope)
     if found:
         return found, scope
-    for flow in enclosing_flows(model, scope.flow):
+    for flow in enclosing_flows(context, scope.flow):
         if flow is scope.flow:
             continue
         outer = flow.end_scope()
