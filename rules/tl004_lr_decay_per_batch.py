@@ -10,10 +10,10 @@ from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Invalid, Rule
 from torchlint.semantics.callgraph import calls_named
-from torchlint.semantics.dataflow import constant_number, possible_values
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.model import iter_assignments
 from torchlint.semantics.names import dotted_name
+from torchlint.semantics.values import constant_number, possible_values
 from torchlint.semantics.vocabulary import (
     LEARNING_RATE_PHRASES,
     LEARNING_RATE_WORDS,

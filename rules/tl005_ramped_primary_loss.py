@@ -10,9 +10,9 @@ from typing import Any
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Invalid, Rule, RuleOption
-from torchlint.semantics.dataflow import assigned_values, possible_values
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.ramps import zero_start_ramp
+from torchlint.semantics.values import assigned_values, possible_values
 from torchlint.semantics.vocabulary import (
     RAMP_COLLECTION_WORDS,
     RAMP_FUNCTION_WORDS,

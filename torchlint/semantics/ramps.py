@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from torchlint.context import FileContext
 from torchlint.lazy import lazy_module
-from torchlint.semantics.dataflow import constant_number, function_returns, possible_values
 from torchlint.semantics.names import dotted_name
+from torchlint.semantics.values import constant_number, function_returns, possible_values
 from torchlint.semantics.vocabulary import (
     RAMP_FUNCTION_WORDS,
     identifier_words,

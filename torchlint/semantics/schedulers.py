@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from torchlint.context import FileContext
 from torchlint.lazy import lazy_module
-from torchlint.semantics.dataflow import constant_number, function_returns, possible_values
 from torchlint.semantics.names import dotted_name
+from torchlint.semantics.values import constant_number, function_returns, possible_values
 from torchlint.semantics.vocabulary import TORCH_SCHEDULERS, identifier_words, is_epoch_word
 from torchlint.semantics.words import expression_words
 from torchlint.walk import iter_children
