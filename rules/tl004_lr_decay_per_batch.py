@@ -10,9 +10,11 @@ from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Invalid, Rule
 from torchlint.semantics.callgraph import calls_named
+from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.model import iter_assignments
 from torchlint.semantics.names import dotted_name
+from torchlint.semantics.schedulers import PER_STEP_FACTOR
 from torchlint.semantics.values import constant_number, possible_values
 from torchlint.semantics.vocabulary import (
     LEARNING_RATE_PHRASES,
@@ -64,9 +66,6 @@ PREFILTER = Prefilter(
 
 # -- judgement ------------------------------------------------------------------
 
-# Factors this close to 1 are sized for per-step decay.
-PER_STEP_FACTOR = 0.99
-MIN_BATCH_CONFIDENCE = 0.5
 # An unknown factor named like this grows the LR on purpose (LR range test) or rescales it.
 _NOT_DECAY_WORDS = frozenset(
     {"mult", "multiplier", "growth", "grow", "increase", "inc", "up", "range", "finder"}
@@ -280,7 +279,7 @@ def train(model, optimizer, loader, epochs):
         ):
             return
         answer = runs_per_batch(self.context, statement)
-        if not answer.per_batch or answer.confidence < MIN_BATCH_CONFIDENCE:
+        if not answer.per_batch or answer.confidence < Confidence.MEDIUM:
             return
         code = self.context.module.code_for_node(statement).strip()
         if factor is None:

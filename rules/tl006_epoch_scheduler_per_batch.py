@@ -9,6 +9,7 @@ from typing import Any
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Invalid, Rule
+from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.schedulers import (
     SchedulerKind,
@@ -71,8 +72,6 @@ PREFILTER = Prefilter(
 # -- judgement ------------------------------------------------------------------
 
 # How sure the two halves must be: the loop is a batch loop, the schedule counts epochs.
-MIN_BATCH_CONFIDENCE = 0.5
-MIN_SCHEDULE_CONFIDENCE = 0.6
 
 
 class EpochSchedulerPerBatch(Rule):
@@ -254,7 +253,7 @@ class Trainer:
         kinds = []
         for construction in scheduler_constructions(self.context, receiver):
             kind = classify_scheduler(self.context, construction)
-            if kind is not None and kind.per_epoch and kind.confidence >= MIN_SCHEDULE_CONFIDENCE:
+            if kind is not None and kind.per_epoch and kind.confidence >= Confidence.MODERATE:
                 kinds.append(kind)
         return kinds
 
@@ -270,7 +269,7 @@ class Trainer:
             if not kinds:
                 return
         answer = runs_per_batch(self.context, call)
-        if not answer.per_batch or answer.confidence < MIN_BATCH_CONFIDENCE:
+        if not answer.per_batch or answer.confidence < Confidence.MEDIUM:
             return
         kind = kinds[0]
         receiver_text = self.context.module.code_for_node(receiver)

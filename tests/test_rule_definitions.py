@@ -114,3 +114,32 @@ def test_a_file_no_rule_can_flag_is_checked_without_libcst(tmp_path) -> None:
     # (and libcst with it) is not.
     assert "EXIT 0" in run.stdout, run.stdout
     assert f"LOADED [] {len(RULES)}" in run.stdout, run.stdout
+
+
+@pytest.mark.parametrize(
+    ("config", "output_format"),
+    [
+        ("", "sarif"),
+        ('[tool.torchlint.rules.TL005]\nprimary-loss-names = ["recon"]\n', "concise"),
+    ],
+    ids=["sarif", "rule-options"],
+)
+def test_rule_options_and_sarif_do_not_import_libcst(tmp_path, config, output_format) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "train.py").write_text("import torch\nx = torch.zeros(3)\n", encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(config, encoding="utf-8")
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['torchlint', 'check', '--output-format', '{output_format}', '.']\n"
+        "try:\n"
+        "    runpy.run_module('torchlint', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('LIBCST', [m for m in sys.modules if m.split('.')[0] == 'libcst'])\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, check=True, capture_output=True, text=True
+    )
+    assert "LIBCST []" in run.stdout, run.stdout

@@ -25,8 +25,6 @@ from pathlib import Path
 from torchlint import __version__
 from torchlint.diagnostics import Diagnostic
 
-CACHE_DIR_NAME = ".torchlint_cache"
-
 
 def content_hash(data: bytes) -> str:
     """The key of a file's content."""

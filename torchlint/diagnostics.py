@@ -45,7 +45,3 @@ class Diagnostic:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Diagnostic:
-        return cls(**data)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import sys
 import tokenize
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -309,23 +309,3 @@ def _statement_last_line(positions, statement) -> int:
         if body_range is not None:
             return body_range.start.line
     return positions[statement].end.line
-
-
-def check_paths_serial(
-    paths: Iterable[tuple[str, str]], selection: RuleSelection
-) -> list[Diagnostic]:
-    """Check ``(display_path, filesystem_path)`` pairs in this process."""
-    diagnostics: list[Diagnostic] = []
-    for display, real in paths:
-        diagnostics.extend(check_file(display, real, selection))
-    return diagnostics
-
-
-def check_file(display_path: str, real_path: str, selection: RuleSelection) -> list[Diagnostic]:
-    """Read and check one file; a file that cannot be read becomes a TL000."""
-    try:
-        with open(real_path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        return [file_error(display_path, 1, 1, f"cannot read file: {exc.strerror or exc}")]
-    return check_bytes(data, display_path, selection)

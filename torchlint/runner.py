@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from torchlint.diagnostics import FILE_ERROR_CODE, INTERNAL_ERROR_CODE, Diagnostic
+from torchlint.diagnostics import INTERNAL_ERROR_CODE, Diagnostic
 from torchlint.engine import RuleSelection, check_bytes, file_error
 
 # Below this many files a pool costs more to start than it saves (pre-commit
@@ -166,8 +166,3 @@ def _run_pool(pending: list[tuple[str, str]], job: CheckJob, jobs: int) -> list[
         for chunk_result in pool.map(_check_chunk, chunks):
             outcomes.extend(chunk_result)
     return outcomes
-
-
-def is_file_error(diagnostic: Diagnostic) -> bool:
-    """True for findings about a file that could not be checked."""
-    return diagnostic.code == FILE_ERROR_CODE

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from torchlint import walk as walk_module
 from torchlint.lazy import lazy_module
+from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import Flow, Scope, flow_of, lookup, self_attribute
 from torchlint.walk import iter_children
@@ -436,13 +437,13 @@ def calls_of(context: FileContext, fn: cst.FunctionDef) -> list[tuple[cst.Call, 
         # `Trainer(model, opt, sched)` runs `Trainer.__init__`.
         for call in named.get(owner.name.value, ()):
             if type(call.func) is cst.Name:
-                found.append((call, 0.9))
+                found.append((call, Confidence.HIGH))
         return found
     for call in named.get(fn.name.value, ()):
         func = call.func
         if owner is None:
             if type(func) is cst.Name:
-                found.append((call, 0.95))
+                found.append((call, Confidence.VERY_HIGH))
             continue
         if type(func) is not cst.Attribute:
             continue
@@ -450,9 +451,9 @@ def calls_of(context: FileContext, fn: cst.FunctionDef) -> list[tuple[cst.Call, 
         is_self = type(receiver) is cst.Name and receiver.value in ("self", "cls")
         is_super = type(receiver) is cst.Call and callee_last(receiver) == "super"
         if is_self or is_super:
-            found.append((call, 0.9))
+            found.append((call, Confidence.HIGH))
         elif fn.name.value not in _GENERIC_METHOD_NAMES:
-            found.append((call, 0.7))
+            found.append((call, Confidence.LIKELY))
     return found
 
 

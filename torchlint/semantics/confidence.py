@@ -2,10 +2,11 @@
 
 A confidence is a float: 0 means known not to hold, 1 certain.  The tensor,
 bound, loss and differentiability analyses answer in the named levels below;
-the loop and scheduler analyses compute finer values on the same scale (about
-0.9 for a loop over ``train_loader``, times 0.7 for a caller matched only by
-name).  Each rule decides how much it needs (``>= Confidence.MEDIUM``, or a
-threshold of its own such as 0.5).
+the loop and scheduler analyses use the finer named steps between MEDIUM and
+HIGH and multiply them along a chain (``Confidence.HIGH`` for a loop over
+``train_loader``, times ``Confidence.LIKELY`` for a caller matched only by
+name).  Each rule decides how much it needs (``>= Confidence.MEDIUM``).  No
+analysis writes a bare number: every level is named here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ class Confidence(float):
     NONE: ClassVar[Confidence]
     LOW: ClassVar[Confidence]
     MEDIUM: ClassVar[Confidence]
+    MODERATE: ClassVar[Confidence]
+    FAIR: ClassVar[Confidence]
+    LIKELY: ClassVar[Confidence]
+    PROBABLE: ClassVar[Confidence]
+    STRONG: ClassVar[Confidence]
     HIGH: ClassVar[Confidence]
+    VERY_HIGH: ClassVar[Confidence]
 
     def __repr__(self) -> str:
         return f"Confidence({float(self)!r})"
@@ -33,4 +40,12 @@ class Confidence(float):
 Confidence.NONE = Confidence(0.0)
 Confidence.LOW = Confidence(0.25)
 Confidence.MEDIUM = Confidence(0.5)
+# Finer steps between MEDIUM and HIGH, for the loop, scheduler and call-match
+# answers, which weigh several kinds of evidence.
+Confidence.MODERATE = Confidence(0.6)
+Confidence.FAIR = Confidence(0.65)
+Confidence.LIKELY = Confidence(0.7)
+Confidence.PROBABLE = Confidence(0.8)
+Confidence.STRONG = Confidence(0.85)
 Confidence.HIGH = Confidence(0.9)
+Confidence.VERY_HIGH = Confidence(0.95)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from torchlint.context import FileContext
 from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import callee_last, calls_of
+from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.model import assigned_targets, iter_assignments
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.vocabulary import identifier_words, is_epoch_word
@@ -284,19 +285,19 @@ def _iterable_kind(context: FileContext, expr: cst.BaseExpression, scope, hops: 
                 if arg.keyword is None:
                     words |= _unit_words(arg.value)
             if any(is_epoch_word(w) for w in words):
-                return "epoch", 0.9
+                return "epoch", Confidence.HIGH
             if words & _STEP_WORDS or any(_is_loader_word(w) for w in words):
-                return "batch", 0.85
+                return "batch", Confidence.STRONG
             return None
         if last == "DataLoader":
-            return "batch", 0.95
+            return "batch", Confidence.VERY_HIGH
     words = _unit_words(expr)
     if any(is_epoch_word(w) for w in words):
-        return "epoch", 0.8
+        return "epoch", Confidence.PROBABLE
     if any(_is_loader_word(w) for w in words):
-        return "batch", 0.9
+        return "batch", Confidence.HIGH
     if words & {"iter", "iterator"} and words & {"data", "train", "batch", "loader"}:
-        return "batch", 0.8
+        return "batch", Confidence.PROBABLE
     if hops > 0 and isinstance(expr, cst.Name) and scope is not None:
         for target, value in iter_assignments(scope):
             if isinstance(target, cst.Name) and target.value == expr.value:
@@ -305,7 +306,7 @@ def _iterable_kind(context: FileContext, expr: cst.BaseExpression, scope, hops: 
                     if found is not None:
                         return found
     if words & _DATASET_WORDS:
-        return "dataset", 0.6
+        return "dataset", Confidence.MODERATE
     return None
 
 
@@ -314,7 +315,7 @@ def _classify_for(context: FileContext, loop: cst.For) -> LoopKind | None:
     target_words = {w for name in target_names for w in identifier_words(name)}
     targets = frozenset(target_names)
     if any(is_epoch_word(w) for w in target_words):
-        return LoopKind("epoch", 0.9, "", targets)
+        return LoopKind("epoch", Confidence.HIGH, "", targets)
     scope = context.semantics.enclosing_function(loop)
     iterables = _unwrap_iterable(loop.iter)
     describe = _code(context, iterables[0] if len(iterables) == 1 else loop.iter)
@@ -327,20 +328,24 @@ def _classify_for(context: FileContext, loop: cst.For) -> LoopKind | None:
         if kind == "batch":
             return LoopKind("batch", confidence, f"the loop over `{describe}`", targets)
     if target_words & {"batch", "batches", "minibatch"} or targets & _STEP_TARGET_NAMES:
-        return LoopKind("batch", 0.7, f"the loop over `{describe}`", targets)
+        return LoopKind("batch", Confidence.LIKELY, f"the loop over `{describe}`", targets)
     if kinds and target_words & _DATA_TARGET_WORDS:
-        return LoopKind("batch", 0.6, f"the loop over `{describe}`", targets)
+        return LoopKind("batch", Confidence.MODERATE, f"the loop over `{describe}`", targets)
     return None
 
 
 def _classify_while(context: FileContext, loop: cst.While) -> LoopKind | None:
     words = _unit_words(loop.test)
     if any(is_epoch_word(w) for w in words):
-        return LoopKind("epoch", 0.8, "", frozenset())
+        return LoopKind("epoch", Confidence.PROBABLE, "", frozenset())
     if words & _STEP_WORDS:
-        return LoopKind("batch", 0.8, f"`while {_code(context, loop.test)}`", frozenset())
+        return LoopKind(
+            "batch", Confidence.PROBABLE, f"`while {_code(context, loop.test)}`", frozenset()
+        )
     if _calls_next(loop.body):
-        return LoopKind("batch", 0.65, "the loop drawing batches with `next()`", frozenset())
+        return LoopKind(
+            "batch", Confidence.FAIR, "the loop drawing batches with `next()`", frozenset()
+        )
     return None
 
 
@@ -540,18 +545,20 @@ def _node_answer(context: FileContext, node: cst.CSTNode, depth: int, visiting) 
             if loop is not None and loop.kind == "batch":
                 if guard:
                     return BatchAnswer(False, loop.confidence, loop.description, guard=guard)
-                confidence = loop.confidence * (0.95 if accumulation else 1.0)
+                confidence = loop.confidence * (Confidence.VERY_HIGH if accumulation else 1.0)
                 return BatchAnswer(True, confidence, loop.description)
             if loop is not None and loop.kind == "epoch":
                 # In the epoch loop but outside any batch loop: once per epoch.
                 return BatchAnswer(False, loop.confidence, guard="runs once per epoch")
         elif isinstance(ancestor, cst.FunctionDef):
             if guard:
-                return BatchAnswer(False, 0.8, guard=guard)
+                return BatchAnswer(False, Confidence.PROBABLE, guard=guard)
             if _has_batch_loop(context, ancestor):
                 # The function runs the batch loop itself (`train_one_epoch`), and
                 # this code is outside it: before or after the batches.
-                return BatchAnswer(False, 0.8, guard="runs outside the function's batch loop")
+                return BatchAnswer(
+                    False, Confidence.PROBABLE, guard="runs outside the function's batch loop"
+                )
             return _function_answer(context, ancestor, depth, visiting)
         elif isinstance(ancestor, cst.ClassDef):
             return NOT_PER_BATCH
@@ -620,7 +627,7 @@ def _hook_answer(context: FileContext, fn: cst.FunctionDef) -> BatchAnswer | Non
         }
         if not base_words & _FRAMEWORK_BASE_WORDS:
             return None
-    return BatchAnswer(True, 0.9, f"`{name}`, which runs once per batch")
+    return BatchAnswer(True, Confidence.HIGH, f"`{name}`, which runs once per batch")
 
 
 def _callers_answer(context: FileContext, fn: cst.FunctionDef, depth: int, visiting) -> BatchAnswer:

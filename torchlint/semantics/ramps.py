@@ -7,10 +7,6 @@ a name assigned such a value, or a call to a same-file function returning
 one (``ramp_colour(epoch_in_stage)``), or to a helper named like a ramp-up
 (``linear_rampup``, ``sigmoid_rampup``).  ``1 - epoch / N`` and
 ``0.1 + 0.9 * epoch / N`` are not zero at the start and are not ramps.
-
-``ramp_key_collections`` finds collections of loss-term keys that a ramp
-multiplies (``RAMP_KEYS = ("w_reconstruction", ...)`` used as ``for k in
-RAMP_KEYS: w[k] *= ramp``), or whose name says so (``WARMUP_TERMS``).
 """
 
 from __future__ import annotations

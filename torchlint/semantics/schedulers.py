@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from torchlint.context import FileContext
 from torchlint.lazy import lazy_module
+from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import constant_number, function_returns, possible_values
 from torchlint.semantics.vocabulary import TORCH_SCHEDULERS, identifier_words, is_epoch_word
@@ -151,7 +152,9 @@ def _classify(context: FileContext, call: cst.Call, name: str) -> SchedulerKind:
         return SchedulerKind(name, per_epoch, confidence, reason, call)
 
     if name == "ReduceLROnPlateau":
-        return kind(True, 0.9, "its `patience` counts calls to `step()`, meant to be epochs")
+        return kind(
+            True, Confidence.HIGH, "its `patience` counts calls to `step()`, meant to be epochs"
+        )
     period_args = {
         "StepLR": (1, "step_size"),
         "MultiStepLR": (1, "milestones"),
@@ -165,31 +168,33 @@ def _classify(context: FileContext, call: cst.Call, name: str) -> SchedulerKind:
         unit = period_unit(context, expr) if expr is not None else None
         text = f"{keyword}={_code(context, expr)}" if expr is not None else keyword
         if unit == "steps":
-            return kind(False, 0.9, f"`{text}` is counted in steps")
+            return kind(False, Confidence.HIGH, f"`{text}` is counted in steps")
         if unit == "epochs":
-            return kind(True, 0.9, f"`{text}` is counted in epochs")
+            return kind(True, Confidence.HIGH, f"`{text}` is counted in epochs")
         if name in ("StepLR", "MultiStepLR"):
             # Almost every StepLR/MultiStepLR in the wild is sized in epochs.
-            return kind(True, 0.7, f"`{text}` is presumably counted in epochs")
-        return kind(False, 0.5, f"the unit of `{text}` is unknown")
+            return kind(True, Confidence.LIKELY, f"`{text}` is presumably counted in epochs")
+        return kind(False, Confidence.MEDIUM, f"the unit of `{text}` is unknown")
     if name == "ExponentialLR":
         gamma = argument(call, 1, "gamma")
         if gamma is None:
-            return kind(False, 0.5, "no gamma given")
+            return kind(False, Confidence.MEDIUM, "no gamma given")
         value = constant_number(context, gamma)
         if value is not None:
             if value >= PER_STEP_FACTOR:
-                return kind(False, 0.9, f"gamma={value:g} is sized for per-step decay")
-            return kind(True, 0.9, f"gamma={value:g} is a per-epoch decay")
+                return kind(False, Confidence.HIGH, f"gamma={value:g} is sized for per-step decay")
+            return kind(True, Confidence.HIGH, f"gamma={value:g} is a per-epoch decay")
         if _speaks_of_steps(expression_words(gamma)):
-            return kind(False, 0.8, "gamma is derived from a step count")
-        return kind(True, 0.6, f"`gamma={_code(context, gamma)}` is presumably per epoch")
+            return kind(False, Confidence.PROBABLE, "gamma is derived from a step count")
+        return kind(
+            True, Confidence.MODERATE, f"`gamma={_code(context, gamma)}` is presumably per epoch"
+        )
     if name in ("LambdaLR", "MultiplicativeLR"):
         lr_lambda = argument(call, 1, "lr_lambda")
         if lr_lambda is None:
-            return kind(False, 0.5, "no lambda given")
+            return kind(False, Confidence.MEDIUM, "no lambda given")
         return _classify_lambda(context, lr_lambda, name, kind)
-    return kind(False, 0.9, "it is stepped per optimizer step by design")
+    return kind(False, Confidence.HIGH, "it is stepped per optimizer step by design")
 
 
 def period_unit(context: FileContext, expr: cst.BaseExpression, depth: int = 2) -> str | None:
@@ -250,19 +255,21 @@ def _classify_lambda(context, lr_lambda, name, kind) -> SchedulerKind:
         if name == "MultiplicativeLR":
             factors = [constant_number(context, body) for body in bodies[:1]]
             if factors and factors[0] is not None and factors[0] < PER_STEP_FACTOR:
-                return kind(True, 0.9, f"it multiplies the LR by {factors[0]:g} on every step()")
-            return kind(False, 0.6, "its factor is not a constant decay")
+                return kind(
+                    True, Confidence.HIGH, f"it multiplies the LR by {factors[0]:g} on every step()"
+                )
+            return kind(False, Confidence.MODERATE, "its factor is not a constant decay")
         if _speaks_of_steps(words) or words & {"step", "warm", "warmup"}:
-            return kind(False, 0.8, "its lambda counts steps")
+            return kind(False, Confidence.PROBABLE, "its lambda counts steps")
         param_is_epoch = any(is_epoch_word(w) for w in identifier_words(parameter))
         other_epoch_names = any(is_epoch_word(w) for w in words - set(identifier_words(parameter)))
         if other_epoch_names:
             # `lambda x: (1 - x / num_epochs) ** 0.9` reaches its end after num_epochs calls.
-            return kind(True, 0.8, "its lambda is scaled by an epoch count")
+            return kind(True, Confidence.PROBABLE, "its lambda is scaled by an epoch count")
         if param_is_epoch and _decays_per_call(context, bodies, parameter):
-            return kind(True, 0.8, f"its lambda decays once per `{parameter}`")
-        return kind(False, 0.6, "its lambda has no visible time unit")
-    return kind(False, 0.5, "its lambda is not visible")
+            return kind(True, Confidence.PROBABLE, f"its lambda decays once per `{parameter}`")
+        return kind(False, Confidence.MODERATE, "its lambda has no visible time unit")
+    return kind(False, Confidence.MEDIUM, "its lambda is not visible")
 
 
 def _decays_per_call(context, bodies, parameter: str) -> bool:
