@@ -15,7 +15,7 @@ scores:
 Usage (from the repository root)::
 
     python bench/realworld.py --root /path/to/realworld \\
-        --shared ../shared/realworld --out docs/realworld.md --json realworld.json
+        --shared ../shared/realworld --out docs/realworld.md --json ROOT/realworld.json
 
 Only the standard library and torchlint itself are used.
 """
@@ -473,7 +473,7 @@ def render(report: dict) -> str:
     add("```bash")
     add(
         "python bench/realworld.py --root ROOT --shared ../shared/realworld \\\n"
-        "    --out docs/realworld.md --json realworld.json"
+        "    --out docs/realworld.md --json ROOT/realworld.json"
     )
     add("```")
     add("")
