@@ -187,6 +187,25 @@ def test_syntax_error_is_located_in_its_cell():
     assert diagnostic.file_span is not None
 
 
+def test_crashing_rule_names_the_cell(monkeypatch):
+    from torchlint.rule import Rule
+
+    class Crashes(Rule):
+        code = "TL998"
+        name = "crashes"
+        summary = "raises on every call"
+        fix_hint = ""
+
+        def visit_Call(self, node):
+            raise RuntimeError("boom")
+
+    text = notebook_text("import torch\n", "x = 1\ny = torch.zeros(3)\n")
+    (diagnostic,) = check_bytes(text.encode(), "nb.ipynb", RuleSelection((Crashes,), {}, False))
+    assert diagnostic.is_internal_error
+    assert (diagnostic.cell, diagnostic.row) == (2, 2)
+    assert "crashed at cell 2, line 2: RuntimeError: boom" in diagnostic.message
+
+
 def test_notebook_of_another_language_is_not_checked():
     assert check_notebook(notebook_text("import torch", PER_BATCH_DECAY, language="R")) == []
 

@@ -359,8 +359,15 @@ class Notebook:
             end_row, end_column = row, column
         file_row, file_column = self.file_position(cell, row, column)
         file_end_row, file_end_column = self.file_position(cell, end_row, end_column)
+        message = diagnostic.message
+        if diagnostic.is_internal_error:
+            # The engine names the module's line; the reader has only cells.
+            message = message.replace(
+                f" at line {diagnostic.row}:", f" at cell {cell.number}, line {row}:", 1
+            )
         return replace(
             diagnostic,
+            message=message,
             row=row,
             column=column,
             end_row=end_row,
