@@ -177,6 +177,8 @@ def test_noqa_inside_a_cell():
     assert check_notebook(notebook_text("import torch", silenced)) == []
     other_code = source.replace('g["lr"] *= 0.1', 'g["lr"] *= 0.1  # noqa: TL001')
     assert len(check_notebook(notebook_text("import torch", other_code))) == 1
+    # A file-wide suppression in any cell covers the whole notebook.
+    assert check_notebook(notebook_text("# torchlint: noqa: TL004\nimport torch", source)) == []
 
 
 def test_syntax_error_is_located_in_its_cell():

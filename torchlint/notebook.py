@@ -458,6 +458,8 @@ class Notebook:
             return self.text
         new_lines = self._cell_lines_after(new_module)
         self._scan_json()
+        # Write escapes as the file does: Jupyter writes non-ASCII as is.
+        ensure_ascii = self.text.isascii() and "\\u" in self.text
         edits = []
         for cell, lines in zip(self.cells, new_lines):
             source = "".join(lines)
@@ -468,11 +470,13 @@ class Notebook:
             span = (self._spans or {}).get(cell.index)
             if span is None:
                 raise ValueError(f"cell {cell.number} has no `source` in the file to rewrite")
-            edits.append((span.start, span.end, self._source_json(span, source)))
-        text = self.text
-        for start, end, replacement in sorted(edits, reverse=True):
-            text = text[:start] + replacement + text[end:]
-        return text
+            edits.append((span.start, span.end, self._source_json(span, source, ensure_ascii)))
+        pieces, done = [], 0
+        for start, end, replacement in sorted(edits):
+            pieces += [self.text[done:start], replacement]
+            done = end
+        pieces.append(self.text[done:])
+        return "".join(pieces)
 
     def _cell_lines_after(self, new_module: str) -> list[list[str]]:
         import difflib
@@ -517,8 +521,7 @@ class Notebook:
         continues_block = inserted[0][:1] in (" ", "\t")
         return before if continues_block else after
 
-    def _source_json(self, span: _SourceSpan, source: str) -> str:
-        ensure_ascii = self.text.isascii() and "\\u" in self.text
+    def _source_json(self, span: _SourceSpan, source: str, ensure_ascii: bool) -> str:
         if span.elements is None:
             return json.dumps(source, ensure_ascii=ensure_ascii)
         parts = source.splitlines(keepends=True)
