@@ -57,11 +57,14 @@ def test_hook_reports_findings_in_many_files(tmp_path, home):
     files = {f"pkg/clean_{i}.py": f"VALUE_{i} = {i}\n" for i in range(12)}
     files["pkg/broken.py"] = "def train(:\n    pass\n"
     files["build/ignored.py"] = "def also_broken(:\n"
+    files["nbs/train.ipynb"] = (ROOT / "tests/data/notebooks/train_lr_decay.ipynb").read_text()
     repo = _new_repo(tmp_path / "repo", files)
     result = _try_repo(repo, home)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "pkg/broken.py:1:" in output and "TL000" in output
+    # Notebooks are handed to the hook too (pre-commit's `jupyter` type).
+    assert "nbs/train.ipynb:cell 5:9:13: TL004" in output
     # The default excludes apply to files pre-commit names explicitly.
     assert "build/ignored.py" not in output
 

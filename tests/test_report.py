@@ -170,6 +170,7 @@ def test_json_fields_like_ruff(project):
     records = json.loads(rendered([finding()], "json"))
     assert records == [
         {
+            "cell": None,
             "code": "TL001",
             "end_location": {"column": 39, "row": 4},
             "filename": str(project / "src" / "model.py"),
@@ -186,7 +187,7 @@ def test_json_fields_like_ruff(project):
 
 def test_json_is_pretty_with_sorted_keys_and_empty_array(project):
     out = rendered([finding()], "json")
-    assert out.startswith('[\n  {\n    "code": "TL001",\n    "end_location"')
+    assert out.startswith('[\n  {\n    "cell": null,\n    "code": "TL001",\n    "end_location"')
     assert rendered([], "json") == "[]\n"
 
 

@@ -26,8 +26,14 @@ from torchlint import __version__
 from torchlint.diagnostics import Diagnostic
 
 
-def content_hash(data: bytes) -> str:
-    """The key of a file's content."""
+def content_hash(data: bytes, path: str = "") -> str:
+    """The key of a file's content.
+
+    A notebook's bytes are read differently from a Python file's (the same
+    bytes, say an empty file, give other findings), so its key differs.
+    """
+    if path.lower().endswith(".ipynb"):
+        return hashlib.sha256(b"ipynb\0" + data).hexdigest()
     return hashlib.sha256(data).hexdigest()
 
 

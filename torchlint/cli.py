@@ -199,6 +199,22 @@ def _check(
     return EXIT_OK
 
 
+@main.command("server")
+def server_command() -> None:
+    """Run the language server for editors (LSP over stdio; needs torchlint[server])."""
+    try:
+        # pygls is imported here only: `torchlint check` never pays for it.
+        from torchlint.server import serve
+    except ImportError as exc:
+        click.echo(
+            f"torchlint server: not available ({exc}); install it with "
+            "pip install 'torchlint[server]'",
+            err=True,
+        )
+        sys.exit(EXIT_FAILURE)
+    serve()
+
+
 @main.command("rule")
 @click.argument("code")
 def rule_command(code: str) -> None:

@@ -16,7 +16,11 @@ class Diagnostic:
     """One finding: where it is, which rule, and what it does to training.
 
     Rows and columns are 1-based, like ruff's; ``end_row``/``end_column``
-    point just past the flagged code.
+    point just past the flagged code.  In a notebook, ``cell`` is the cell's
+    number (1-based, counting every cell), the rows are lines of that cell,
+    and ``file_span`` is ``(row, column, end_row, end_column)`` of the same
+    code in the notebook file's JSON text, for viewers that show the file
+    itself (SARIF, GitHub annotations).
     """
 
     path: str
@@ -29,6 +33,13 @@ class Diagnostic:
     message: str
     severity: str = "error"
     fix_hint: str = ""
+    cell: int | None = None
+    file_span: tuple[int, int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.file_span is not None and not isinstance(self.file_span, tuple):
+            # Read back from JSON (the cache) as a list.
+            object.__setattr__(self, "file_span", tuple(self.file_span))
 
     @property
     def url(self) -> str:
@@ -36,12 +47,19 @@ class Diagnostic:
         return f"{DOCS_BASE_URL}/{self.code}.html"
 
     @property
+    def position(self) -> str:
+        """``row:column``, or ``cell N:row:column`` in a notebook, as the text formats show it."""
+        if self.cell is None:
+            return f"{self.row}:{self.column}"
+        return f"cell {self.cell}:{self.row}:{self.column}"
+
+    @property
     def is_internal_error(self) -> bool:
         """True for a rule that crashed: such a run exits 2, not 1."""
         return self.code == INTERNAL_ERROR_CODE
 
     def sort_key(self) -> tuple:
-        return (self.path, self.row, self.column, self.code, self.message)
+        return (self.path, self.cell or 0, self.row, self.column, self.code, self.message)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -2,7 +2,8 @@
 
 Rules, as ruff's:
 
-- Folders are walked for ``*.py`` files.  Stub files (``.pyi``) are not
+- Folders are walked for ``*.py`` files and Jupyter notebooks (``*.ipynb``,
+  read by :mod:`torchlint.notebook`).  Stub files (``.pyi``) are not
   collected from folders: they hold no code that runs during training, so no
   rule can fire in them.  A file named on the command line is checked
   whatever its suffix.
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from torchlint.settings import Settings
 
 PYTHON_SUFFIX = ".py"
+# The suffixes of the files collected from folders.
+CHECKED_SUFFIXES = (PYTHON_SUFFIX, ".ipynb")
 
 
 @dataclass
@@ -427,7 +430,7 @@ class _Walker:
                 try:
                     is_dir = entry.is_dir()
                 except OSError as exc:
-                    if name.endswith(PYTHON_SUFFIX) or entry.is_symlink():
+                    if name.endswith(CHECKED_SUFFIXES) or entry.is_symlink():
                         self._problem(child_display, _os_error_text(exc))
                     continue
                 if is_dir:
@@ -446,7 +449,7 @@ class _Walker:
                         child_real = real + os.sep + name
                     stack.append((child, child_display, child_relative, child_real, folder_layers))
                     continue
-                if not name.endswith(PYTHON_SUFFIX):
+                if not name.endswith(CHECKED_SUFFIXES):
                     continue
                 if folder_layers and _is_gitignored(child, False, folder_layers):
                     continue

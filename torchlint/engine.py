@@ -112,7 +112,11 @@ def file_error(path: str, row: int, column: int, message: str) -> Diagnostic:
 
 
 def check_bytes(data: bytes, path: str, selection: RuleSelection) -> list[Diagnostic]:
-    """Check the content of one file, given as bytes."""
+    """Check the content of one file, given as bytes (a ``.ipynb`` path is read as a notebook)."""
+    if path.lower().endswith(".ipynb"):
+        from torchlint.notebook import check_notebook_bytes
+
+        return check_notebook_bytes(data, path, selection)
     source, error = decode_source(data, path)
     if error is not None:
         return [error]

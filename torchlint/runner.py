@@ -78,7 +78,7 @@ def _check_one(display: str, real: str, selection: RuleSelection, cache) -> tupl
     stat_key = (stat.st_mtime_ns, stat.st_size)
     digest = None
     if cache is not None:
-        digest = content_hash(data)
+        digest = content_hash(data, display)
         rows = cache.load_entry(digest)
         if rows is not None:
             return display, real, stat_key, digest, rows, with_path(rows, display)

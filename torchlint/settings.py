@@ -23,6 +23,7 @@ DEFAULT_EXCLUDE = (
     ".pytest_cache",
     ".ruff_cache",
     ".torchlint_cache",
+    ".ipynb_checkpoints",
     ".tox",
     ".nox",
     ".eggs",

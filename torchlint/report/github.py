@@ -23,16 +23,25 @@ def escape_property(text: str) -> str:
 
 
 def annotation(diagnostic: Diagnostic) -> str:
-    """``::error file=...,line=...,col=...,endLine=...,endColumn=...,title=...::message``."""
+    """``::error file=...,line=...,col=...,endLine=...,endColumn=...,title=...::message``.
+
+    In a notebook the annotation goes on the line of the ``.ipynb`` file's
+    JSON that holds the code (GitHub annotates the file's own lines), and
+    the title names the cell and the line in it.
+    """
     d = diagnostic
     command = _COMMAND_OF_SEVERITY.get(d.severity, "error")
+    row, column, end_row, end_column = d.file_span or (d.row, d.column, d.end_row, d.end_column)
+    title = f"{d.code} {d.name}"
+    if d.cell is not None:
+        title += f" (cell {d.cell}, line {d.row}, column {d.column})"
     properties = {
         "file": d.path.replace(os.sep, "/"),
-        "line": str(d.row),
-        "col": str(d.column),
-        "endLine": str(d.end_row),
-        "endColumn": str(d.end_column),
-        "title": f"{d.code} {d.name}",
+        "line": str(row),
+        "col": str(column),
+        "endLine": str(end_row),
+        "endColumn": str(end_column),
+        "title": title,
     }
     joined = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
     return f"::{command} {joined}::{escape_data(d.message)}"

@@ -11,9 +11,14 @@ if TYPE_CHECKING:
 
 
 def diagnostic_record(diagnostic: Diagnostic) -> dict[str, Any]:
-    """One diagnostic as a JSON object (``filename`` is absolute, as in ruff)."""
+    """One diagnostic as a JSON object (``filename`` is absolute, as in ruff).
+
+    ``cell`` is the notebook cell (null outside notebooks), as in ruff: the
+    locations are then rows and columns of that cell.
+    """
     d = diagnostic
     return {
+        "cell": d.cell,
         "code": d.code,
         "end_location": {"column": d.end_column, "row": d.end_row},
         "filename": os.path.abspath(d.path),

@@ -156,7 +156,8 @@ def sarif_log(diagnostics: list[Diagnostic]) -> dict[str, Any]:
 
 def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, Any]:
     d = diagnostic
-    return {
+    row, column, end_row, end_column = d.file_span or (d.row, d.column, d.end_row, d.end_column)
+    result = {
         "ruleId": d.code,
         "ruleIndex": rule_index,
         "level": _LEVEL_OF_SEVERITY.get(d.severity, "error"),
@@ -166,15 +167,27 @@ def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, Any]:
                 "physicalLocation": {
                     "artifactLocation": artifact_location(d.path),
                     "region": {
-                        "startLine": d.row,
-                        "startColumn": d.column,
-                        "endLine": max(d.end_row, d.row),
-                        "endColumn": max(d.end_column, 1),
+                        "startLine": row,
+                        "startColumn": column,
+                        "endLine": max(end_row, row),
+                        "endColumn": max(end_column, 1),
                     },
                 }
             }
         ],
     }
+    if d.cell is not None:
+        # The region is in the notebook file's JSON text, which is what code
+        # scanning shows; the message and the property bag name the cell.
+        result["message"] = {"text": f"cell {d.cell}, line {d.row}: {d.message}"}
+        result["properties"] = {
+            "cell": d.cell,
+            "cellStartLine": d.row,
+            "cellStartColumn": d.column,
+            "cellEndLine": d.end_row,
+            "cellEndColumn": d.end_column,
+        }
+    return result
 
 
 def render_sarif(diagnostics: list[Diagnostic], stream: TextIO) -> None:

@@ -11,9 +11,9 @@ if TYPE_CHECKING:
 
 
 def headline(diagnostic: Diagnostic) -> str:
-    """``path:row:col: TL001 [name] message``."""
+    """``path:row:col: TL001 [name] message`` (``path:cell N:row:col: ...`` in a notebook)."""
     d = diagnostic
-    return f"{d.path}:{d.row}:{d.column}: {d.code} [{d.name}] {d.message}"
+    return f"{d.path}:{d.position}: {d.code} [{d.name}] {d.message}"
 
 
 def render_concise(diagnostics: list[Diagnostic], stream: TextIO) -> None:
@@ -32,7 +32,7 @@ def render_full(
     lines_of = _SourceLines(show_source or read_source)
     for diagnostic in diagnostics:
         stream.write(headline(diagnostic) + "\n")
-        line = lines_of.line(diagnostic.path, diagnostic.row)
+        line = lines_of.line(diagnostic.path, diagnostic.row, diagnostic.cell)
         snippet = _snippet(diagnostic, line) if line is not None else []
         if diagnostic.fix_hint:
             if not snippet:
@@ -65,17 +65,28 @@ def _snippet(diagnostic: Diagnostic, line: str) -> list[str]:
 
 
 class _SourceLines:
-    """Lines of each file, read at most once."""
+    """Lines of each file (or notebook cell), each file read at most once."""
 
     def __init__(self, read: Callable[[str], str | None]) -> None:
         self._read = read
-        self._lines: dict[str, list[str] | None] = {}
+        self._texts: dict[str, str | None] = {}
+        self._lines: dict[tuple[str, int | None], list[str] | None] = {}
 
-    def line(self, path: str, row: int) -> str | None:
-        if path not in self._lines:
-            text = self._read(path)
-            self._lines[path] = text.splitlines() if text is not None else None
-        lines = self._lines[path]
+    def line(self, path: str, row: int, cell: int | None = None) -> str | None:
+        key = (path, cell)
+        if key not in self._lines:
+            if path not in self._texts:
+                self._texts[path] = self._read(path)
+            text = self._texts[path]
+            if text is None:
+                self._lines[key] = None
+            elif cell is None:
+                self._lines[key] = text.splitlines()
+            else:
+                from torchlint.notebook import notebook_cell_lines
+
+                self._lines[key] = notebook_cell_lines(text, cell)
+        lines = self._lines[key]
         if lines is None or not 1 <= row <= len(lines):
             return None
         return lines[row - 1]
