@@ -56,11 +56,11 @@ class RuleModuleError(Exception):
 @lru_cache(maxsize=1)
 def discover() -> tuple[RuleEntry, ...]:
     """Every rule module beside this file, by code."""
-    entries = [_read_entry(path) for path in sorted(Path(__file__).parent.glob("tl*.py"))]
+    entries = [read_entry(path) for path in sorted(Path(__file__).parent.glob("tl*.py"))]
     return tuple(sorted(entries, key=lambda entry: entry.code))
 
 
-def _read_entry(path: Path) -> RuleEntry:
+def read_entry(path: Path) -> RuleEntry:
     """The index entry of one rule module, read from its source."""
     if not _MODULE_NAME.match(path.stem):
         raise RuleModuleError(f"{path.name}: a rule module is named like tl011_some_name.py")

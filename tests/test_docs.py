@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torchlint.docgen import DOCS_RULES, expected_pages
+from torchlint.docgen import DOCS_RULES, README, expected_pages, readme_with_table
 
 
 def test_rule_pages_match_docstrings() -> None:
@@ -12,3 +12,8 @@ def test_rule_pages_match_docstrings() -> None:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             stale.append(name)
     assert not stale, f"regenerate with `python -m torchlint.docgen`: {stale}"
+
+
+def test_readme_rule_table_is_generated() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert text == readme_with_table(text), "regenerate with `python -m torchlint.docgen`"
