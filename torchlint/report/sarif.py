@@ -154,9 +154,39 @@ def sarif_log(diagnostics: list[Diagnostic]) -> dict[str, Any]:
     }
 
 
+def _fixes(diagnostic: Diagnostic) -> list[dict[str, Any]]:
+    """SARIF ``fix`` objects: each edit a replacement of a region of the file."""
+    fix = diagnostic.fix
+    if fix is None:
+        return []
+    return [
+        {
+            "description": {"text": fix.message},
+            "artifactChanges": [
+                {
+                    "artifactLocation": artifact_location(diagnostic.path),
+                    "replacements": [
+                        {
+                            "deletedRegion": {
+                                "startLine": edit.row,
+                                "startColumn": edit.column,
+                                "endLine": edit.end_row,
+                                "endColumn": edit.end_column,
+                            },
+                            "insertedContent": {"text": edit.content},
+                        }
+                        for edit in fix.edits
+                    ],
+                }
+            ],
+            "properties": {"applicability": fix.applicability},
+        }
+    ]
+
+
 def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, Any]:
     d = diagnostic
-    return {
+    result = {
         "ruleId": d.code,
         "ruleIndex": rule_index,
         "level": _LEVEL_OF_SEVERITY.get(d.severity, "error"),
@@ -175,6 +205,10 @@ def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, Any]:
             }
         ],
     }
+    fixes = _fixes(d)
+    if fixes:
+        result["fixes"] = fixes
+    return result
 
 
 def render_sarif(diagnostics: list[Diagnostic], stream: TextIO) -> None:

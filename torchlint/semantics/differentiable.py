@@ -48,6 +48,16 @@ def _decorated_no_grad(model: SemanticModel, fn: cst.FunctionDef) -> bool:
     return any(_is_no_grad(model, decorator.decorator) for decorator in fn.decorators)
 
 
+def runs_without_grad(source: ModelLike, node: cst.CSTNode) -> bool:
+    """Whether ``node`` runs with autograd off: in a ``with torch.no_grad():`` block or
+    in a function decorated ``@torch.no_grad()``/``@torch.inference_mode()``."""
+    model = _model(source)
+    if inside_no_grad_block(model, node):
+        return True
+    fn = model.enclosing_function(node)
+    return fn is not None and _decorated_no_grad(model, fn)
+
+
 def _excluded_class(model: SemanticModel, cls: cst.ClassDef | None) -> bool:
     if cls is None:
         return False
