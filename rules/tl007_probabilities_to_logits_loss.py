@@ -453,7 +453,8 @@ def train(model, loader, optimizer):
             for cls in model.classes.values()
             if is_module_class(model, cls)
             for forward in [_forward(model, cls)]
-            if forward is not None and self._returns_probabilities(forward) is not None
+            if forward is not None
+            and (self._returns_probabilities(forward) or (None, None))[1] == "softmax"
         ]
         return candidates[0] if len(candidates) == 1 else None
 
