@@ -153,14 +153,16 @@ class ProbabilitiesToLogitsLoss(Rule):
     ## Why is this bad?
     Cross-entropy computes `log_softmax` of its input. Given probabilities
     in [0, 1] it squashes them a second time: the effective logits differ by
-    at most 1, so even a perfect prediction has a loss of about
-    `log(1 + (C - 1) / e)` instead of 0, the gradient shrinks as the model
-    grows confident, and training stalls early at a worse accuracy with
-    washed-out confidences. `nll_loss` on probabilities (not
-    log-probabilities) is minimised by pushing one probability up without
-    the log's pull; `BCEWithLogitsLoss` on a sigmoid output caps the
-    prediction between 0.5 and 0.73 in effect. Nothing crashes and the loss
-    does go down, a little.
+    at most 1, so even a perfect prediction has a loss of at least
+    `log(1 + (C - 1) / e)` (1.46 for 10 classes) instead of 0, the gradient
+    reaching the logits is damped, and the logged loss no longer says how
+    well the model fits. Reported cases describe slower training and worse
+    accuracy; the reference pair below shows the loss floor but not an
+    accuracy loss on an easy task. `nll_loss` on probabilities (not
+    log-probabilities) has no log at all, so a wrong class with probability
+    near 0 costs almost nothing more than one at 0.5. `BCEWithLogitsLoss` on
+    a sigmoid output treats it as a logit in [0, 1], so its own prediction
+    stays between 0.5 and 0.73. Nothing crashes and the loss does go down.
 
     ## Example
     ```python
@@ -191,9 +193,23 @@ class ProbabilitiesToLogitsLoss(Rule):
     decide where the logits should come from.
 
     ## Evidence
-    Not measured yet.
+    Measured by `torchlint confirm TL007 --device cpu` (CPU, x86_64, 2 cores, torch 2.13.0,
+    seeds 0-4, 5 buggy and 5 fixed runs; 10 overlapping Gaussian classes, MLP 32-64-10,
+    400 Adam steps). Buggy (`cross_entropy(softmax(logits))`) vs fixed:
 
-    **Real code**: not measured yet.
+    - **Confirmed**: the training loss stays above its floor: 1.56-1.61 over the last 50
+      steps (floor 1.46) vs 0.23-0.34, 4.8-6.8x higher.
+    - **Not reproduced**: validation accuracy is the same (88.7-92.9% vs 88.9-92.5%) on this
+      task.
+    - **Not reproduced**: a lower confidence on the true class; it is *higher* (0.84-0.89 vs
+      0.80-0.85): the double squash pushes the logits apart instead.
+
+    **Real code**: over the 70 repositories of the real-code set (`torchlint check --select
+    TL007`), 2 findings, 2 true: CaImAn's classifier whose `forward` returns `F.softmax`
+    while `train()` feeds its output to the loss it is given (the labelled row o02; the
+    notebook that calls it passes `nn.CrossEntropyLoss`), and a PyTorch Lightning test that
+    computes `F.cross_entropy(F.softmax(x, dim=1), y)`. The look-alike l40
+    (self-ensemble-visual-domain-adapt's `--double_softmax` experiment switch) stays quiet.
     """
 
     code = "TL007"
@@ -340,22 +356,20 @@ def train(model, loader, optimizer):
         if family == "unknown":
             consequence = (
                 "; if that loss is cross-entropy (the usual partner of softmax), it applies "
-                "log-softmax again, so the class scores are squashed twice and training "
-                "stalls at a worse accuracy; return logits from `forward` and apply softmax "
-                "only for metrics and inference"
+                "log-softmax again: the class scores are squashed twice, the loss cannot "
+                "approach 0 and its gradient is damped; return logits from `forward` and apply "
+                "softmax only for metrics and inference"
             )
         elif nll:
             consequence = (
-                ", which expects log-probabilities: on probabilities its gradient does not "
-                "grow for wrong classes the way the log's does, so training is slow and "
-                "stalls at a worse accuracy; use `log_softmax` (or pass the logits to "
-                "cross-entropy)"
+                ", which expects log-probabilities: without the log a confidently wrong "
+                "class costs almost nothing more than an unsure one; use `log_softmax` (or "
+                "pass the logits to cross-entropy)"
             )
         elif kind == "softmax":
             consequence = (
                 ", which applies log-softmax itself: the probabilities are squashed twice, "
-                "the loss cannot approach 0 and its gradient fades as the model grows "
-                "confident, so training stalls at a worse accuracy; pass the logits"
+                "the loss cannot approach 0 and its gradient is damped; pass the logits"
             )
         else:
             consequence = (

@@ -89,8 +89,8 @@ class DropoutIgnoresEval(Rule):
     does not know about the module's mode, so after `model.eval()` it still
     zeroes a fraction `p` of the activations and rescales the rest by
     `1/(1-p)`. Validation scores are computed on a randomly damaged network
-    (lower and noisy from run to run), and predictions of the deployed model
-    are not reproducible. A dropout module constructed inside `forward` is a
+    (worse, and different from run to run), and predictions of the deployed
+    model are not reproducible. A dropout module constructed inside `forward` is a
     new module on every call, always in training mode: `eval()` only reaches
     the modules registered as attributes. Nothing crashes; the model just
     looks worse than it is.
@@ -122,9 +122,23 @@ class DropoutIgnoresEval(Rule):
     choice.
 
     ## Evidence
-    Not measured yet.
+    Measured by `torchlint confirm TL008 --device cpu` (CPU, x86_64, 2 cores, torch 2.13.0,
+    seeds 0-4, 5 buggy and 5 fixed runs; an MLP 16-64-64-4 with `F.dropout(p=0.5)` after
+    each hidden layer, trained identically in both arms). Buggy vs fixed, in eval mode:
 
-    **Real code**: not measured yet.
+    - **Confirmed**: two eval-mode calls on the same input differ: the logits' standard
+      deviation over 8 calls is 3.04-3.28 (fixed: exactly 0).
+    - **Inconclusive**: validation cross-entropy 2.7-5.0x higher per seed (0.015-0.042 vs
+      0.003-0.015), but the arms overlap across seeds.
+    - **Not reproduced**: validation accuracy 0.3-0.8 points lower (99.2% vs 99.7%; threshold
+      1 point) on this easy task.
+
+    **Real code**: over the 70 repositories of the real-code set (`torchlint check --select
+    TL008`), 6 findings, 6 true: CaImAn's CNN (3, the labelled row o01), pytorch-fm's
+    attentional factorization machine (2, o03, fixed upstream after an issue) and NTS-Net's
+    `nn.Dropout(p=0.5)(x)` in `forward` (o04). The look-alikes stay quiet: Tacotron 2's
+    prenet (`training=True`, l38), `if self.training:` in pytorch-cifar's EfficientNet (l39),
+    and latent-diffusion's noise dropout in `@torch.no_grad()` sampling methods.
     """
 
     code = "TL008"
