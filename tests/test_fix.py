@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -14,6 +15,7 @@ from torchlint.diagnostics import Edit
 from torchlint.fix import apply_edits, line_starts
 
 FIXTURES = Path(__file__).parent / "fixtures"
+SCHEMAS = Path(__file__).parent / "data"
 TRAINING = "training=self.training"
 
 # Three TL008 findings: two fixable, one on a line whose noqa names another tool.
@@ -190,6 +192,8 @@ def test_reports_show_fixes_and_the_cache_keeps_them(project):
     assert fixes[2] is None  # the noqa: E501 line
 
     sarif = json.loads(run("check", "--output-format", "sarif", "model.py").output)
+    schema = json.loads((SCHEMAS / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    jsonschema.validate(sarif, schema)
     results = sarif["runs"][0]["results"]
     replacement = results[0]["fixes"][0]["artifactChanges"][0]["replacements"][0]
     assert replacement["insertedContent"]["text"] == ", " + TRAINING
