@@ -25,6 +25,10 @@ from pathlib import Path
 from torchlint import __version__
 from torchlint.diagnostics import Diagnostic
 
+# The layout of a cached finding; bumped when it changes (1: findings carry their
+# fixes), so entries written before never answer for findings they lack.
+CACHE_FORMAT = 1
+
 
 def content_hash(data: bytes, path: str = "") -> str:
     """The key of a file's content.
@@ -62,14 +66,14 @@ def strip_path(diagnostics: list[Diagnostic]) -> list[dict]:
 
 def with_path(rows: list[dict], path: str) -> list[Diagnostic]:
     """Cached rows as diagnostics of ``path``."""
-    return [Diagnostic(path=path, **row) for row in rows]
+    return [Diagnostic.from_dict({**row, "path": path}) for row in rows]
 
 
 class Cache:
     """Findings of previously checked files, for one settings fingerprint."""
 
     def __init__(self, directory: Path, fingerprint: str, *, load_index: bool = True) -> None:
-        self.base = Path(directory) / __version__ / fingerprint
+        self.base = Path(directory) / __version__ / f"{fingerprint}-{CACHE_FORMAT}"
         self._index_path = self.base / "index.json"
         self._index: dict[str, list] = {}
         self._dirty = False
@@ -105,7 +109,7 @@ class Cache:
             if stat.st_mtime_ns != mtime_ns or stat.st_size != size:
                 return None
             return with_path(rows, display_path)
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None
 
     def remember(self, real_path: str, stat_key: tuple[int, int] | None, digest: str, rows) -> None:
@@ -137,7 +141,7 @@ class Cache:
             return None
         try:
             with_path(rows, "")
-        except TypeError:
+        except (TypeError, KeyError, AttributeError):
             return None
         return rows
 

@@ -79,6 +79,15 @@ def main() -> None:
     help="How findings are printed.",
 )
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what remains.")
+@click.option(
+    "--unsafe-fixes", is_flag=True, help="With --fix or --diff, apply the unsafe fixes too."
+)
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Print the fixes as a diff instead of writing them (exit 1 when there is one).",
+)
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes [default: cores].")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write .torchlint_cache/.")
 @click.option(
@@ -115,6 +124,9 @@ def _check(
     ignore,
     output_format,
     exit_zero,
+    fix,
+    unsafe_fixes,
+    diff,
     jobs,
     no_cache,
     config_file,
@@ -162,6 +174,10 @@ def _check(
         fingerprint=settings.fingerprint(codes),
     )
 
+    def kept(d) -> bool:
+        return d.is_internal_error or not is_per_file_ignored(d.path, d.code, settings)
+
+    stdin_data = None
     if reads_stdin:
         display = stdin_filename or "-"
         if settings.force_exclude and stdin_filename and is_excluded(stdin_filename, settings):
@@ -169,27 +185,52 @@ def _check(
         else:
             from torchlint.engine import check_bytes
 
-            diagnostics = check_bytes(sys.stdin.buffer.read(), display, job.selection())
+            stdin_data = sys.stdin.buffer.read()
+            diagnostics = check_bytes(stdin_data, display, job.selection())
         problems = []
+        files = [(display, None)]
     else:
         found = discover(paths, settings)
         problems = found.problems
-        diagnostics = check_files(found.files, job, jobs)
+        files = found.files
+        diagnostics = check_files(files, job, jobs)
 
-    diagnostics = [
-        d
-        for d in [*problems, *diagnostics]
-        if d.is_internal_error or not is_per_file_ignored(d.path, d.code, settings)
-    ]
+    diagnostics = [d for d in [*problems, *diagnostics] if kept(d)]
+    if fix or diff:
+        from torchlint.fix import apply_fixes
+
+        outcome = apply_fixes(
+            diagnostics,
+            files,
+            job.selection(),
+            unsafe=unsafe_fixes,
+            write=not diff,
+            keep=kept,
+            stdin_data=stdin_data,
+        )
+        if diff:
+            return outcome.report_diff(click.get_text_stream("stdout"))
+        diagnostics = outcome.remaining
+        if outcome.fixed_stdin is not None:
+            # Fixing stdin writes the fixed code to stdout, findings to stderr (as ruff).
+            sys.stdout.buffer.write(outcome.fixed_stdin)
+            sys.stdout.buffer.flush()
+            output = click.get_text_stream("stderr")
+        else:
+            output = None
+        fixed = outcome.fixed_count
+    else:
+        output = None
+        fixed = None
 
     from torchlint.report import render
     from torchlint.report import statistics as render_statistics
 
-    out = click.get_text_stream("stdout")
+    out = output or click.get_text_stream("stdout")
     if statistics:
         out.write(render_statistics(diagnostics))
     else:
-        render(diagnostics, output_format, out)
+        render(diagnostics, output_format, out, fixed=fixed, unsafe_fixes=unsafe_fixes)
     out.flush()
 
     if any(d.is_internal_error for d in diagnostics):
@@ -215,6 +256,12 @@ def server_command() -> None:
     serve()
 
 
+_FIX_WORDS = {
+    "safe": "safe, applied by `--fix` (where the rule can rewrite the finding)",
+    "unsafe": "unsafe, applied by `--fix --unsafe-fixes` (where the rule can rewrite the finding)",
+}
+
+
 @main.command("rule")
 @click.argument("code")
 def rule_command(code: str) -> None:
@@ -227,6 +274,8 @@ def rule_command(code: str) -> None:
         sys.exit(EXIT_FAILURE)
     click.echo(f"# {rule.name} ({rule.code})\n")
     click.echo(f"Default: {'on' if rule.default_enabled else 'off'}\n")
+    if rule.fixable:
+        click.echo(f"Fix: {_FIX_WORDS[rule.fixable]}\n")
     click.echo(rule.documentation())
     if rule.options:
         click.echo("\n## Options\n")
@@ -239,7 +288,7 @@ def rule_command(code: str) -> None:
     "--output-format", type=click.Choice(("text", "json")), default="text", show_default=True
 )
 def rules_command(output_format: str) -> None:
-    """List every rule: code, name, default on/off, summary."""
+    """List every rule: code, name, default on/off, summary, and [fix: safe] if it can fix."""
     from torchlint.registry import all_rules
 
     rules = all_rules()
@@ -253,6 +302,7 @@ def rules_command(output_format: str) -> None:
                 "summary": r.summary,
                 "default": r.default_enabled,
                 "fix_hint": r.fix_hint,
+                "fix": r.fixable,
             }
             for r in rules
         ]
@@ -261,7 +311,8 @@ def rules_command(output_format: str) -> None:
     width = max((len(r.name) for r in rules), default=4)
     for r in rules:
         state = "on " if r.default_enabled else "off"
-        click.echo(f"{r.code}  {r.name:<{width}}  {state}  {r.summary}")
+        fixes = f" [fix: {r.fixable}]" if r.fixable else ""
+        click.echo(f"{r.code}  {r.name:<{width}}  {state}  {r.summary}{fixes}")
 
 
 def run() -> None:

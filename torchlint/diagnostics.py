@@ -12,6 +12,42 @@ DOCS_BASE_URL = "https://torchlint.readthedocs.io/en/latest/rules"
 
 
 @dataclass(frozen=True)
+class Edit:
+    """Replace the text from (``row``, ``column``) up to (``end_row``, ``end_column``).
+
+    Positions are 1-based and count code points, like a diagnostic's; the end
+    is exclusive.  ``content`` is the new text (empty to delete).
+    """
+
+    row: int
+    column: int
+    end_row: int
+    end_column: int
+    content: str
+
+
+@dataclass(frozen=True)
+class DiagnosticFix:
+    """A fix offered with a finding: its edits, what it does, and whether it is safe."""
+
+    applicability: str  # "safe" or "unsafe"
+    message: str
+    edits: tuple[Edit, ...]
+
+    @property
+    def is_safe(self) -> bool:
+        return self.applicability == "safe"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DiagnosticFix:
+        return cls(
+            applicability=data["applicability"],
+            message=data["message"],
+            edits=tuple(Edit(**edit) for edit in data["edits"]),
+        )
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     """One finding: where it is, which rule, and what it does to training.
 
@@ -41,6 +77,8 @@ class Diagnostic:
             # Read back from JSON (the cache) as a list.
             object.__setattr__(self, "file_span", tuple(self.file_span))
 
+    fix: DiagnosticFix | None = None
+
     @property
     def url(self) -> str:
         """Link to the rule's documentation page."""
@@ -63,3 +101,15 @@ class Diagnostic:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def fix_applies(self, unsafe: bool = False) -> bool:
+        """Whether ``--fix`` (with ``--unsafe-fixes`` when ``unsafe``) applies this fix."""
+        return self.fix is not None and (unsafe or self.fix.is_safe)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Diagnostic:
+        """The inverse of :meth:`to_dict`; raises ``TypeError``/``KeyError`` for other dicts."""
+        fix = data.get("fix")
+        if fix is not None:
+            data = {**data, "fix": DiagnosticFix.from_dict(fix)}
+        return cls(**data)

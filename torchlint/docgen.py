@@ -33,6 +33,13 @@ def rule_page(rule: type[Rule]) -> str:
         f"`# noqa: {rule.code}`.",
         "",
     ]
+    if rule.fixable:
+        command = "--fix" if rule.fixable == "safe" else "--fix --unsafe-fixes"
+        lines += [
+            f"Fix: **{rule.fixable}**, applied by `torchlint check {command}` where the rule "
+            "can rewrite the finding.",
+            "",
+        ]
     body = rule.documentation()
     lines.append(body.strip())
     if rule.options:

@@ -22,7 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from torchlint.diagnostics import FILE_ERROR_CODE, INTERNAL_ERROR_CODE, Diagnostic
+from torchlint.diagnostics import (
+    FILE_ERROR_CODE,
+    INTERNAL_ERROR_CODE,
+    Diagnostic,
+    DiagnosticFix,
+    Edit,
+)
 from torchlint.suppression import parse_suppressions
 from torchlint.syntax import SyntaxIndex, parse_tree
 
@@ -254,6 +260,7 @@ def _finish(context, crashes) -> list[Diagnostic]:
                 name=report.name,
                 message=report.message,
                 fix_hint=report.fix_hint,
+                fix=_fix_of(report, context, suppressions) if report.fix is not None else None,
             )
         )
     for rule, node, exc in crashes:
@@ -275,6 +282,59 @@ def _finish(context, crashes) -> list[Diagnostic]:
         )
     diagnostics.sort(key=Diagnostic.sort_key)
     return diagnostics
+
+
+def _fix_of(report: Report, context, suppressions) -> DiagnosticFix | None:
+    """The fix a report offers, as text edits of the file; None if it cannot be offered.
+
+    The module is rewritten with libcst (the target node replaced, everything
+    else as parsed) and the edit is the span where the new text differs, so it
+    keeps the surrounding formatting, comments and indentation exactly.  A fix
+    that would edit a line carrying a ``# noqa`` comment is not offered: such
+    lines are the author's, whatever codes they name.
+    """
+    fix = report.fix
+    target = fix.target if fix.target is not None else report.node
+    module = context.module
+    try:
+        new_code = module.deep_replace(target, fix.replacement).code
+    except Exception:
+        # A replacement that does not fit its place (a rule bug): offer no fix,
+        # the finding itself stands.
+        return None
+    old_code = module.code
+    if new_code == old_code:
+        return None
+    edit = _difference(old_code, new_code)
+    noqa_rows = suppressions.by_line
+    if any(row in noqa_rows for row in range(edit.row, edit.end_row + 1)):
+        return None
+    return DiagnosticFix(applicability=fix.applicability, message=fix.message, edits=(edit,))
+
+
+def _difference(old: str, new: str) -> Edit:
+    """The one edit that turns ``old`` into ``new``: their differing middle."""
+    limit = min(len(old), len(new))
+    prefix = 0
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    row, column = _position_of(old, prefix)
+    end_row, end_column = _position_of(old, len(old) - suffix)
+    return Edit(row, column, end_row, end_column, new[prefix : len(new) - suffix])
+
+
+def _position_of(text: str, offset: int) -> tuple[int, int]:
+    """1-based (row, column) of a code-point offset; rows end at ``\n``, ``\r\n`` or ``\r``."""
+    from torchlint.fix import line_starts
+
+    starts = line_starts(text)
+    import bisect
+
+    index = bisect.bisect_right(starts, offset) - 1
+    return index + 1, offset - starts[index] + 1
 
 
 def _positions(module: cst.Module):

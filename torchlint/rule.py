@@ -11,6 +11,13 @@ rule that has a method for its type.
 Rules never compute positions, parents or name resolution themselves: they
 ask :class:`FileContext` (``self.context``) and the shared semantic model in
 :mod:`torchlint.semantics`.
+
+A rule that knows the rewrite offers it with its finding:
+``self.report(node, message, fix=Fix(new_node, safe=True, message="..."))``
+replaces ``node`` (or ``Fix(..., target=other)``) by ``new_node`` in the
+file's libcst tree.  The class says what it offers with ``fixable``
+(``"safe"`` or ``"unsafe"``), which ``torchlint rules`` and the reports show;
+``torchlint check --fix`` applies the safe fixes (:mod:`torchlint.fix`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ if TYPE_CHECKING:
 
 _CODE_RE = re.compile(r"^TL\d{3}$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+FIX_APPLICABILITIES = ("safe", "unsafe")
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Evidence")
 
 
@@ -56,6 +64,30 @@ class Invalid:
     message: str
 
 
+@dataclass(frozen=True)
+class Fix:
+    """A rewrite offered with a finding: put ``replacement`` where ``target`` is.
+
+    ``target`` defaults to the node the finding is reported on.  A fix is
+    *safe* when the rewritten code does what the author evidently meant and
+    nothing else (``--fix`` applies it); *unsafe* when it may change
+    behaviour the author relied on (only ``--unsafe-fixes`` applies it).
+    ``message`` says what the fix does (``"Pass training=self.training"``).
+    The replacement is printed by libcst, so it keeps the comments and the
+    formatting of the parts it reuses.
+    """
+
+    replacement: cst.CSTNode
+    safe: bool
+    message: str
+    target: cst.CSTNode | None = None
+
+    @property
+    def applicability(self) -> str:
+        """``"safe"`` or ``"unsafe"``, as ruff names them."""
+        return "safe" if self.safe else "unsafe"
+
+
 @dataclass
 class Report:
     """A finding as a rule reports it, before positions are resolved."""
@@ -65,6 +97,7 @@ class Report:
     code: str
     name: str
     fix_hint: str
+    fix: Fix | None = None
 
 
 class Rule:
@@ -83,6 +116,8 @@ class Rule:
     summary: ClassVar[str] = ""
     fix_hint: ClassVar[str] = ""
     default_enabled: ClassVar[bool] = True
+    # "safe" or "unsafe" when the rule offers fixes with (some of) its findings.
+    fixable: ClassVar[str | None] = None
     prefilter: ClassVar[Prefilter] = Prefilter()
     options: ClassVar[dict[str, RuleOption]] = {}
     # Words of the examples and the vocabulary words that may stand in their place
@@ -98,8 +133,13 @@ class Rule:
         if settings:
             self.settings.update(settings)
 
-    def report(self, node: cst.CSTNode, message: str | None = None) -> None:
-        """Record a finding on ``node``; ``message`` defaults to the summary."""
+    def report(
+        self, node: cst.CSTNode, message: str | None = None, *, fix: Fix | None = None
+    ) -> None:
+        """Record a finding on ``node``; ``message`` defaults to the summary.
+
+        ``fix``, when given, is the rewrite ``--fix`` may apply for it.
+        """
         self.context.add_report(
             Report(
                 node=node,
@@ -107,6 +147,7 @@ class Rule:
                 code=self.code,
                 name=self.name,
                 fix_hint=self.fix_hint,
+                fix=fix,
             )
         )
 
@@ -156,6 +197,8 @@ class Rule:
         for section in DOC_SECTIONS:
             if not sections.get(section):
                 problems.append(f"{cls.code}: docstring lacks a '## {section}' section")
+        if cls.fixable is not None and cls.fixable not in FIX_APPLICABILITIES:
+            problems.append(f"{cls.code}: fixable is one of {FIX_APPLICABILITIES} or None")
         if not cls.valid or not cls.invalid:
             problems.append(f"{cls.code}: needs both valid and invalid examples")
         for example in cls.invalid:

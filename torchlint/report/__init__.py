@@ -27,22 +27,27 @@ def render(
     stream: TextIO,
     *,
     show_source: SourceReader | None = None,
+    fixed: int | None = None,
+    unsafe_fixes: bool = False,
 ) -> None:
     """Write ``diagnostics`` to ``stream`` in ``output_format`` (one of :data:`FORMATS`).
 
     ``diagnostics`` are written in the order given (the engine sorts them).
     ``show_source`` is used by ``full`` to get a file's text from its display
-    path; by default the file is read from disk, once per file.  Raises
-    ``ValueError`` for an unknown format.
+    path; by default the file is read from disk, once per file.  The human
+    formats mark findings that ``--fix`` would fix (``unsafe_fixes``: also
+    the unsafe ones) with ``[*]``; ``fixed`` is how many ``--fix`` fixed
+    (None when it did not run).  Raises ``ValueError`` for an unknown format.
     """
+    fixes = {"fixed": fixed, "unsafe_fixes": unsafe_fixes}
     if output_format == "concise":
         from torchlint.report.text import render_concise
 
-        render_concise(diagnostics, stream)
+        render_concise(diagnostics, stream, **fixes)
     elif output_format == "full":
         from torchlint.report.text import render_full
 
-        render_full(diagnostics, stream, show_source)
+        render_full(diagnostics, stream, show_source, **fixes)
     elif output_format == "json":
         from torchlint.report.json_report import render_json
 
@@ -76,11 +81,43 @@ def statistics(diagnostics: list[Diagnostic]) -> str:
     return "".join(f"{count:>{width}}\t{code}\t[{names[code]}]\n" for code, count in ordered)
 
 
-def summary_line(count: int) -> str:
-    """``Found N error(s).`` or ``All checks passed!``, as ruff words it."""
+def summary_line(count: int, fixed: int | None = None) -> str:
+    """``Found N error(s).`` or ``All checks passed!``, as ruff words it.
+
+    After ``--fix`` (``fixed`` not None) and when something was fixed:
+    ``Found 3 errors (2 fixed, 1 remaining).``
+    """
+    if fixed:
+        total = count + fixed
+        return f"Found {total} error{'' if total == 1 else 's'} ({fixed} fixed, {count} remaining)."
     if count == 0:
         return "All checks passed!"
     return f"Found {count} error{'' if count == 1 else 's'}."
 
 
-__all__ = ["FORMATS", "render", "statistics", "summary_line"]
+def fixable_line(diagnostics: list[Diagnostic], unsafe_fixes: bool = False) -> str:
+    """``[*] 2 fixable with the `--fix` option.`` (and the unsafe ones), or ``""``."""
+    safe = sum(1 for d in diagnostics if d.fix is not None and d.fix.is_safe)
+    unsafe = sum(1 for d in diagnostics if d.fix is not None and not d.fix.is_safe)
+    if unsafe_fixes:
+        safe, unsafe = safe + unsafe, 0
+        option = "`--fix --unsafe-fixes`"
+    else:
+        option = "`--fix`"
+    if not safe and not unsafe:
+        return ""
+    if not safe:
+        return (
+            f"No fixes available ({unsafe} hidden fix{'' if unsafe == 1 else 'es'} can be "
+            "enabled with the `--unsafe-fixes` option)."
+        )
+    line = f"[*] {safe} fixable with the {option} option"
+    if unsafe:
+        line += (
+            f" ({unsafe} hidden fix{'' if unsafe == 1 else 'es'} can be enabled with the "
+            "`--unsafe-fixes` option)"
+        )
+    return line + "."
+
+
+__all__ = ["FORMATS", "fixable_line", "render", "statistics", "summary_line"]

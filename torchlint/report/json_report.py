@@ -22,13 +22,32 @@ def diagnostic_record(diagnostic: Diagnostic) -> dict[str, Any]:
         "code": d.code,
         "end_location": {"column": d.end_column, "row": d.end_row},
         "filename": os.path.abspath(d.path),
-        "fix": None,
+        "fix": fix_record(d),
         "location": {"column": d.column, "row": d.row},
         "message": d.message,
         "name": d.name,
         "noqa_row": d.row,
         "severity": d.severity,
         "url": d.url,
+    }
+
+
+def fix_record(diagnostic: Diagnostic) -> dict[str, Any] | None:
+    """Ruff's ``fix`` object: applicability, message and edits; None without a fix."""
+    fix = diagnostic.fix
+    if fix is None:
+        return None
+    return {
+        "applicability": fix.applicability,
+        "edits": [
+            {
+                "content": edit.content,
+                "end_location": {"column": edit.end_column, "row": edit.end_row},
+                "location": {"column": edit.column, "row": edit.row},
+            }
+            for edit in fix.edits
+        ],
+        "message": fix.message,
     }
 
 

@@ -154,6 +154,36 @@ def sarif_log(diagnostics: list[Diagnostic]) -> dict[str, Any]:
     }
 
 
+def _fixes(diagnostic: Diagnostic) -> list[dict[str, Any]]:
+    """SARIF ``fix`` objects: each edit a replacement of a region of the file."""
+    fix = diagnostic.fix
+    if fix is None:
+        return []
+    return [
+        {
+            "description": {"text": fix.message},
+            "artifactChanges": [
+                {
+                    "artifactLocation": artifact_location(diagnostic.path),
+                    "replacements": [
+                        {
+                            "deletedRegion": {
+                                "startLine": edit.row,
+                                "startColumn": edit.column,
+                                "endLine": edit.end_row,
+                                "endColumn": edit.end_column,
+                            },
+                            "insertedContent": {"text": edit.content},
+                        }
+                        for edit in fix.edits
+                    ],
+                }
+            ],
+            "properties": {"applicability": fix.applicability},
+        }
+    ]
+
+
 def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, Any]:
     d = diagnostic
     row, column, end_row, end_column = d.file_span or (d.row, d.column, d.end_row, d.end_column)
@@ -187,6 +217,9 @@ def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, Any]:
             "cellEndLine": d.end_row,
             "cellEndColumn": d.end_column,
         }
+    fixes = _fixes(d)
+    if fixes:
+        result["fixes"] = fixes
     return result
 
 

@@ -4,44 +4,69 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, TextIO
 
-from torchlint.report import summary_line
+from torchlint.report import fixable_line, summary_line
 
 if TYPE_CHECKING:
     from torchlint.diagnostics import Diagnostic
 
 
-def headline(diagnostic: Diagnostic) -> str:
-    """``path:row:col: TL001 [name] message`` (``path:cell N:row:col: ...`` in a notebook)."""
+def headline(diagnostic: Diagnostic, unsafe_fixes: bool = False) -> str:
+    """``path:row:col: TL001 [name] message`` (``path:cell N:row:col: ...`` in a notebook).
+
+    ``[*]`` goes before the message when ``--fix`` would fix the finding.
+    """
     d = diagnostic
-    return f"{d.path}:{d.position}: {d.code} [{d.name}] {d.message}"
+    mark = "[*] " if d.fix_applies(unsafe_fixes) else ""
+    return f"{d.path}:{d.position}: {d.code} [{d.name}] {mark}{d.message}"
 
 
-def render_concise(diagnostics: list[Diagnostic], stream: TextIO) -> None:
-    """One line per diagnostic, then the summary line."""
+def _summary(
+    diagnostics: list[Diagnostic], stream: TextIO, fixed: int | None, unsafe_fixes: bool
+) -> None:
+    stream.write(summary_line(len(diagnostics), fixed) + "\n")
+    fixable = fixable_line(diagnostics, unsafe_fixes)
+    if fixable:
+        stream.write(fixable + "\n")
+
+
+def render_concise(
+    diagnostics: list[Diagnostic],
+    stream: TextIO,
+    *,
+    fixed: int | None = None,
+    unsafe_fixes: bool = False,
+) -> None:
+    """One line per diagnostic, then the summary line (and how many are fixable)."""
     for diagnostic in diagnostics:
-        stream.write(headline(diagnostic) + "\n")
-    stream.write(summary_line(len(diagnostics)) + "\n")
+        stream.write(headline(diagnostic, unsafe_fixes) + "\n")
+    _summary(diagnostics, stream, fixed, unsafe_fixes)
 
 
 def render_full(
     diagnostics: list[Diagnostic],
     stream: TextIO,
     show_source: Callable[[str], str | None] | None = None,
+    *,
+    fixed: int | None = None,
+    unsafe_fixes: bool = False,
 ) -> None:
     """Each diagnostic with its source line, a caret underline and the fix hint."""
     lines_of = _SourceLines(show_source or read_source)
     for diagnostic in diagnostics:
-        stream.write(headline(diagnostic) + "\n")
+        stream.write(headline(diagnostic, unsafe_fixes) + "\n")
         line = lines_of.line(diagnostic.path, diagnostic.row, diagnostic.cell)
         snippet = _snippet(diagnostic, line) if line is not None else []
         if diagnostic.fix_hint:
             if not snippet:
                 snippet = ["  |"]
             snippet.append("  = help: " + diagnostic.fix_hint)
+        if diagnostic.fix is not None:
+            kind = "" if diagnostic.fix.is_safe else "unsafe "
+            snippet.append(f"  = {kind}fix: {diagnostic.fix.message}")
         for text in snippet:
             stream.write(text + "\n")
         stream.write("\n")
-    stream.write(summary_line(len(diagnostics)) + "\n")
+    _summary(diagnostics, stream, fixed, unsafe_fixes)
 
 
 def _snippet(diagnostic: Diagnostic, line: str) -> list[str]:

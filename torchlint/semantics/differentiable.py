@@ -42,6 +42,15 @@ def _decorated_no_grad(context: FileContext, fn: cst.FunctionDef) -> bool:
     return any(_is_no_grad(context, decorator.decorator) for decorator in fn.decorators)
 
 
+def runs_without_grad(context: FileContext, node: cst.CSTNode) -> bool:
+    """Whether ``node`` runs with autograd off: in a ``with torch.no_grad():`` block or
+    in a function decorated ``@torch.no_grad()``/``@torch.inference_mode()``."""
+    if inside_no_grad_block(context, node):
+        return True
+    fn = context.semantics.enclosing_function(node)
+    return fn is not None and _decorated_no_grad(context, fn)
+
+
 def _excluded_class(context: FileContext, cls: cst.ClassDef | None) -> bool:
     model = context.semantics
     if cls is None:

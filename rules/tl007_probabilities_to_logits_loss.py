@@ -1,0 +1,603 @@
+"""TL007: softmax or sigmoid output fed to a loss that applies its own."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from typing import Any
+
+from torchlint.lazy import lazy_module
+from torchlint.prefilter import Prefilter, text_tokens
+from torchlint.rule import Fix, Invalid, Rule
+from torchlint.semantics.callgraph import (
+    call_sites,
+    callee_function,
+    find_method,
+    module_held_by,
+    resolve_callee,
+)
+from torchlint.semantics.conditions import condition_atoms
+from torchlint.semantics.losses import backward_targets
+from torchlint.semantics.modules import is_module_class, module_of_method
+from torchlint.semantics.names import dotted_name
+from torchlint.semantics.values import flow_of, lookup
+from torchlint.semantics.vocabulary import is_loss_name, name_words
+from torchlint.syntax import SyntaxIndex, last_name
+
+cst = lazy_module("libcst", globals(), "cst")
+
+# -- cheap stage: what a file must contain for this rule to flag it ------------
+
+# Losses that apply log-softmax (or log-sigmoid) to their input themselves, by the
+# squashing function a caller must not apply first.  NLL expects log-probabilities:
+# softmax probabilities are as wrong there (it needs `log_softmax`).
+SOFTMAX_LOSS_FUNCTIONS = frozenset({"cross_entropy", "nll_loss"})
+SOFTMAX_LOSS_MODULES = frozenset({"CrossEntropyLoss", "NLLLoss"})
+SIGMOID_LOSS_FUNCTIONS = frozenset({"binary_cross_entropy_with_logits"})
+SIGMOID_LOSS_MODULES = frozenset({"BCEWithLogitsLoss"})
+SOFTMAX_NAMES = frozenset({"softmax", "Softmax"})
+SIGMOID_NAMES = frozenset({"sigmoid", "Sigmoid", "expit"})
+
+
+def _tl007_syntax(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
+    """A softmax/sigmoid call and a loss of the matching family (or a loss-named call).
+
+    Mirrors ``ProbabilitiesToLogitsLoss``: every finding needs a squash call and a
+    call of a loss that either resolves to the family or is named like a loss.
+    """
+    names = {last_name(call.func) for call in index.nodes(ast.Call)}
+    # `from torch.nn.functional import softmax as sm`: the call is `sm(...)`.
+    for node in index.nodes(ast.ImportFrom):
+        names.update(alias.name for alias in node.names)
+    if not names & (SOFTMAX_NAMES | SIGMOID_NAMES):
+        return False
+    family = SOFTMAX_LOSS_FUNCTIONS | SOFTMAX_LOSS_MODULES
+    family |= SIGMOID_LOSS_FUNCTIONS | SIGMOID_LOSS_MODULES
+    if names & family:
+        return True
+    return any(name is not None and is_loss_name(name) for name in names)
+
+
+PREFILTER = Prefilter(
+    tokens=(
+        text_tokens(SOFTMAX_NAMES, SIGMOID_NAMES),
+        text_tokens(
+            SOFTMAX_LOSS_FUNCTIONS,
+            SOFTMAX_LOSS_MODULES,
+            SIGMOID_LOSS_FUNCTIONS,
+            SIGMOID_LOSS_MODULES,
+            ["loss", "criterion"],
+        ),
+    ),
+    syntax=_tl007_syntax,
+)
+
+
+# -- judgement ------------------------------------------------------------------
+
+_LOSS_OF_FUNCTION = {
+    **{f"torch.nn.functional.{name}": "softmax" for name in SOFTMAX_LOSS_FUNCTIONS},
+    **{f"torch.nn.functional.{name}": "sigmoid" for name in SIGMOID_LOSS_FUNCTIONS},
+}
+_LOSS_OF_MODULE = {
+    **{name: "softmax" for name in SOFTMAX_LOSS_MODULES},
+    **{name: "sigmoid" for name in SIGMOID_LOSS_MODULES},
+}
+_SQUASH_FUNCTIONS = {
+    "torch.softmax": "softmax",
+    "torch.nn.functional.softmax": "softmax",
+    "torch.special.softmax": "softmax",
+    "torch.sigmoid": "sigmoid",
+    "torch.nn.functional.sigmoid": "sigmoid",
+    "torch.special.expit": "sigmoid",
+}
+_SQUASH_METHODS = {"softmax": "softmax", "sigmoid": "sigmoid"}
+_SQUASH_MODULES = {"Softmax": "softmax", "Sigmoid": "sigmoid"}
+# Tensor methods that keep what a value is (probabilities stay probabilities).
+_SHAPE_METHODS = frozenset(
+    {
+        "view",
+        "reshape",
+        "squeeze",
+        "unsqueeze",
+        "permute",
+        "transpose",
+        "contiguous",
+        "flatten",
+        "float",
+        "double",
+        "clone",
+        "to",
+        "cuda",
+        "cpu",
+        "view_as",
+        "reshape_as",
+    }
+)
+_LOSS_NAMES = {
+    "softmax": "`CrossEntropyLoss`/`cross_entropy` (or `NLLLoss`/`nll_loss`)",
+    "sigmoid": "`BCEWithLogitsLoss`/`binary_cross_entropy_with_logits`",
+}
+_MAX_DEPTH = 4
+
+
+class ProbabilitiesToLogitsLoss(Rule):
+    """
+    ## What it does
+    Flags probabilities fed to a loss that expects logits (or
+    log-probabilities):
+
+    - `softmax(...)` output given to `nn.CrossEntropyLoss`/`F.cross_entropy`
+      (which apply log-softmax themselves) or to `nn.NLLLoss`/`F.nll_loss`
+      (which expect `log_softmax`);
+    - `sigmoid(...)` output given to `nn.BCEWithLogitsLoss`/
+      `F.binary_cross_entropy_with_logits` (which apply log-sigmoid).
+
+    The probabilities are followed through local names, shape methods
+    (`.view`, `.squeeze`, indexing) and `nn.Softmax`/`nn.Sigmoid` modules,
+    and through a model: when a module's `forward` returns softmax (or
+    sigmoid) output on every path and code of the same file passes that
+    model's output to such a loss, the finding is on the `forward`'s
+    squash. A training function of the same file that passes a model's
+    output to a loss it receives as an argument (`loss_function(output, y)`,
+    no construction visible) counts for softmax, whose usual partner is
+    cross-entropy.
+
+    Not flagged: `log_softmax` with `NLLLoss` (or with cross-entropy, where
+    it is harmless), softmax into MSE, KL or other consistency terms,
+    `BCELoss` on sigmoid, a forward that returns logits on some path (the
+    softmax only at inference, under `if not self.training:`), and a call
+    in a branch chosen by a flag whose other branch passes the logits to the
+    same loss (`--double_softmax`, an experiment's switch).
+
+    ## Why is this bad?
+    Cross-entropy computes `log_softmax` of its input. Given probabilities
+    in [0, 1] it squashes them a second time: the effective logits differ by
+    at most 1, so even a perfect prediction has a loss of at least
+    `log(1 + (C - 1) / e)` (1.46 for 10 classes) instead of 0, the gradient
+    reaching the logits is damped, and the logged loss no longer says how
+    well the model fits. Reported cases describe slower training and worse
+    accuracy; the reference pair below shows the loss floor but not an
+    accuracy loss on an easy task. `nll_loss` on probabilities (not
+    log-probabilities) has no log at all, so a wrong class with probability
+    near 0 costs almost nothing more than one at 0.5. `BCEWithLogitsLoss` on
+    a sigmoid output treats it as a logit in [0, 1], so its own prediction
+    stays between 0.5 and 0.73. Nothing crashes and the loss does go down.
+
+    ## Example
+    ```python
+    criterion = nn.CrossEntropyLoss()
+    for x, y in loader:
+        probs = F.softmax(model(x), dim=1)
+        loss = criterion(probs, y)
+        loss.backward()
+    ```
+
+    ## Use instead
+    ```python
+    criterion = nn.CrossEntropyLoss()
+    for x, y in loader:
+        logits = model(x)
+        loss = criterion(logits, y)
+        loss.backward()
+    ```
+    Return logits from `forward` and apply softmax only where probabilities
+    are reported (metrics, inference). With `NLLLoss`, use `log_softmax`.
+
+    The fix is **unsafe** and offered only where the squash is written
+    inside the loss call: it removes the softmax/sigmoid (or, for NLL,
+    turns `softmax` into `log_softmax`). It changes the loss values and the
+    trained model (that is its purpose), the softmax's `dim` may not be the
+    class dimension the loss assumes, and probabilities computed elsewhere
+    (a model's `forward`, a variable used for metrics) need the author to
+    decide where the logits should come from.
+
+    ## Evidence
+    Measured by `torchlint confirm TL007 --device cpu` (CPU, x86_64, 2 cores, torch 2.13.0,
+    seeds 0-4, 5 buggy and 5 fixed runs; 10 overlapping Gaussian classes, MLP 32-64-10,
+    400 Adam steps). Buggy (`cross_entropy(softmax(logits))`) vs fixed:
+
+    - **Confirmed**: the training loss stays above its floor: 1.56-1.61 over the last 50
+      steps (floor 1.46) vs 0.23-0.34, 4.8-6.8x higher.
+    - **Not reproduced**: validation accuracy is the same (88.7-92.9% vs 88.9-92.5%) on this
+      task.
+    - **Not reproduced**: a lower confidence on the true class; it is *higher* (0.84-0.89 vs
+      0.80-0.85): the double squash pushes the logits apart instead.
+
+    **Real code**: over the 70 repositories of the real-code set (`torchlint check --select
+    TL007`), 2 findings, 2 true: CaImAn's classifier whose `forward` returns `F.softmax`
+    while `train()` feeds its output to the loss it is given (the labelled row o02; the
+    notebook that calls it passes `nn.CrossEntropyLoss`), and a PyTorch Lightning test that
+    computes `F.cross_entropy(F.softmax(x, dim=1), y)`. The look-alike l40
+    (self-ensemble-visual-domain-adapt's `--double_softmax` experiment switch) stays quiet.
+    """
+
+    code = "TL007"
+    name = "probabilities-to-logits-loss"
+    summary = "softmax or sigmoid output fed to a loss that applies its own"
+    fix_hint = "pass the logits (CrossEntropyLoss, BCEWithLogitsLoss) or log_softmax (NLLLoss)"
+    fixable = "unsafe"
+    prefilter = PREFILTER
+    variants = {
+        "nn.CrossEntropyLoss": [f"nn.{name}" for name in sorted(SOFTMAX_LOSS_MODULES)],
+        "F.softmax": ["F.softmax", "torch.softmax"],
+    }
+    valid = [
+        """
+import torch.nn as nn
+import torch.nn.functional as F
+
+def train(model, loader, optimizer):
+    criterion = nn.NLLLoss()
+    for x, y in loader:
+        loss = criterion(F.log_softmax(model(x), dim=1), y)
+        loss.backward()
+        optimizer.step()
+""",
+        """
+import torch.nn as nn
+import torch.nn.functional as F
+
+def consistency(student_logits, teacher_logits):
+    mse = nn.MSELoss()
+    return mse(F.softmax(student_logits, dim=1), F.softmax(teacher_logits, dim=1))
+""",
+        """
+import torch
+import torch.nn as nn
+
+def train(model, loader, optimizer):
+    criterion = nn.BCELoss()
+    for x, y in loader:
+        loss = criterion(torch.sigmoid(model(x)), y)
+        loss.backward()
+""",
+    ]
+    invalid = [
+        Invalid(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+def train(model, loader, optimizer):
+    criterion = nn.CrossEntropyLoss()
+    for x, y in loader:
+        probs = F.softmax(model(x), dim=1)
+        loss = criterion(probs, y)
+        loss.backward()
+        optimizer.step()
+""",
+            line=9,
+            message="`criterion` (`nn.CrossEntropyLoss`) receives `F.softmax(model(x), dim=1)`",
+        ),
+        Invalid(
+            """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Classifier(nn.Module):
+    def forward(self, x):
+        x = F.relu(self.fc1(x))
+        return F.softmax(self.fc2(x), dim=1)
+
+def train(model, loader, optimizer):
+    criterion = nn.CrossEntropyLoss()
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        loss.backward()
+""",
+            line=8,
+            message="`Classifier.forward()` returns `F.softmax(self.fc2(x), dim=1)`",
+        ),
+    ]
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        reported: set = set()
+        for call, scope in call_sites(self.context):
+            if not call.args:
+                continue
+            family, loss_text = self._loss_family(call, scope)
+            if family is None:
+                continue
+            argument = _input_argument(call)
+            if argument is None:
+                continue
+            self._check(call, scope, argument, family, loss_text, reported)
+
+    # -- which loss ---------------------------------------------------------
+
+    def _loss_family(self, call: cst.Call, scope) -> tuple[str | None, str]:
+        """``("softmax"|"sigmoid"|"unknown", text)`` for a loss of the family; None otherwise.
+
+        ``unknown``: a loss-named callable whose construction the file does not
+        show (a parameter), which counts only for a model's softmax output.
+        """
+        model = self.context.semantics
+        qualified = model.qualified_name(call.func) or ""
+        if qualified in _LOSS_OF_FUNCTION:
+            return _LOSS_OF_FUNCTION[qualified], _short(qualified, "F.")
+        held = module_held_by(self.context, call.func, scope)
+        if held is not None:
+            if held.kind == "torch_module" and held.qualified:
+                last = held.qualified.rsplit(".", 1)[-1]
+                if last in _LOSS_OF_MODULE:
+                    return _LOSS_OF_MODULE[last], f"nn.{last}"
+            return None, ""
+        if isinstance(call.func, cst.Name) and is_loss_name(call.func.value):
+            bindings, _ = lookup(self.context, call.func.value, scope)
+            if bindings and all(binding.kind == "param" for binding in bindings):
+                return "unknown", ""
+        return None, ""
+
+    # -- which input ----------------------------------------------------------
+
+    def _check(self, call, scope, argument, family, loss_text, reported: set) -> None:
+        found = self._probabilities(argument, scope, family, 0)
+        if found is None:
+            return
+        squash, kind, forward = found
+        if family == "unknown":
+            if forward is None or kind != "softmax" or not self._trains(call):
+                return
+        elif kind != family:
+            return
+        if self._flag_branch(call, argument):
+            return
+        if squash in reported:
+            return
+        reported.add(squash)
+        loss_name = dotted_name(call.func) or self.context.snippet(call.func, 30)
+        what = f"`{loss_name}`"
+        if loss_text and loss_text != loss_name:
+            what += f" (`{loss_text}`)"
+        squash_text = self.context.snippet(squash, 50, collapse_whitespace=True)
+        nll = "NLL" in loss_text or "nll" in loss_text
+        if family == "unknown":
+            consequence = (
+                "; if that loss is cross-entropy (the usual partner of softmax), it applies "
+                "log-softmax again: the class scores are squashed twice, the loss cannot "
+                "approach 0 and its gradient is damped; return logits from `forward` and apply "
+                "softmax only for metrics and inference"
+            )
+        elif nll:
+            consequence = (
+                ", which expects log-probabilities: without the log a confidently wrong "
+                "class costs almost nothing more than an unsure one; use `log_softmax` (or "
+                "pass the logits to cross-entropy)"
+            )
+        elif kind == "softmax":
+            consequence = (
+                ", which applies log-softmax itself: the probabilities are squashed twice, "
+                "the loss cannot approach 0 and its gradient is damped; pass the logits"
+            )
+        else:
+            consequence = (
+                ", which applies log-sigmoid itself: the probabilities are squashed twice, so "
+                "the effective prediction stays between 0.5 and 0.73 and the loss cannot "
+                "approach 0; pass the logits"
+            )
+        if forward is not None:
+            owner = model_name(self.context, forward)
+            caller = self.context.semantics.enclosing_function(call)
+            where = f" in `{caller.name.value}()`" if caller is not None else ""
+            self.report(
+                squash,
+                f"`{owner}.forward()` returns `{squash_text}`, and its output reaches "
+                f"{what}{where}{consequence}",
+            )
+            return
+        fix = None
+        if _inside(self.context, squash, call) and family in ("softmax", "sigmoid"):
+            fix = self._fix(squash, loss_text)
+        self.report(
+            call,
+            f"{what} receives `{squash_text}`{consequence}",
+            fix=fix,
+        )
+
+    def _probabilities(self, expr, scope, family, depth):
+        """``(squash_call, kind, forward_or_None)`` when ``expr`` holds squashed output."""
+        if depth > _MAX_DEPTH or scope is None:
+            return None
+        if isinstance(expr, cst.Subscript):
+            return self._probabilities(expr.value, scope, family, depth + 1)
+        if isinstance(expr, cst.Name):
+            bindings, found_scope = lookup(self.context, expr.value, scope)
+            assigned = [b for b in bindings if b.kind == "assign" and b.value is not None]
+            if not assigned or len(assigned) != len(bindings):
+                return None
+            results = [
+                self._probabilities(b.value, found_scope.at(b), family, depth + 1) for b in assigned
+            ]
+            if any(result is None for result in results):
+                return None
+            return results[-1]
+        if not isinstance(expr, cst.Call):
+            return None
+        kind = self._squash_kind(expr, scope)
+        if kind is not None:
+            return expr, kind, None
+        func = expr.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _SHAPE_METHODS:
+            return self._probabilities(func.value, scope, family, depth + 1)
+        forward = self._forward_of(expr, scope, family)
+        if forward is not None:
+            returned = self._returns_probabilities(forward)
+            if returned is not None:
+                return returned[0], returned[1], forward
+        return None
+
+    def _squash_kind(self, call: cst.Call, scope) -> str | None:
+        model = self.context.semantics
+        qualified = model.qualified_name(call.func) or ""
+        if qualified in _SQUASH_FUNCTIONS:
+            return _SQUASH_FUNCTIONS[qualified]
+        func = call.func
+        if _is_tensor_method(self.context, call):
+            # `x.softmax(dim=1)`: a tensor method.
+            return _SQUASH_METHODS[func.attr.value]
+        held = module_held_by(self.context, func, scope)
+        if held is not None and held.kind == "torch_module" and held.qualified:
+            return _SQUASH_MODULES.get(held.qualified.rsplit(".", 1)[-1])
+        return None
+
+    def _forward_of(self, call: cst.Call, scope, family) -> cst.FunctionDef | None:
+        """The ``forward`` a model call runs: a module of this file, ``self(x)``, or for a
+        model passed in as an argument, the one module of the file whose forward squashes."""
+        model = self.context.semantics
+        func = call.func
+        if isinstance(func, cst.Name) and func.value == "self":
+            cls = module_of_method(self.context, scope.flow.function)
+            return _forward(self.context, cls) if cls is not None else None
+        callee = resolve_callee(self.context, call, scope)
+        if callee.kind == "module":
+            fn = callee_function(self.context, callee)
+            return fn if fn is not None and fn.name.value == "forward" else None
+        if callee.kind != "unknown" or not isinstance(func, cst.Name):
+            return None
+        bindings, _ = lookup(self.context, func.value, scope)
+        if not bindings or not all(binding.kind == "param" for binding in bindings):
+            return None
+        if not ({"model", "net", "network", "classifier"} & set(name_words(func.value))):
+            return None
+        candidates = [
+            forward
+            for cls in model.classes.values()
+            if is_module_class(self.context, cls)
+            for forward in [_forward(self.context, cls)]
+            if forward is not None
+            and (self._returns_probabilities(forward) or (None, None))[1] == "softmax"
+        ]
+        return candidates[0] if len(candidates) == 1 else None
+
+    def _returns_probabilities(self, forward: cst.FunctionDef):
+        """``(squash, kind)`` when every value ``forward`` returns is squashed output."""
+        model = self.context.semantics
+        key = ("tl007.returns", forward)
+        if key in model.cache:
+            return model.cache[key]
+        model.cache[key] = None  # recursion guard
+        found = []
+        for statement, scope in flow_of(self.context, forward).returns:
+            value = statement.value
+            if value is None:
+                continue
+            if isinstance(value, (cst.Tuple, cst.List, cst.Dict)):
+                found = []
+                break
+            result = self._probabilities(value, scope, None, 1)
+            if result is None:
+                found = []
+                break
+            found.append(result)
+        answer = (found[-1][0], found[-1][1]) if found else None
+        model.cache[key] = answer
+        return answer
+
+    # -- quiet cases and helpers --------------------------------------------
+
+    def _trains(self, call: cst.Call) -> bool:
+        """The loss call sits in a function that calls ``.backward()``."""
+        model = self.context.semantics
+        fn = model.enclosing_function(call)
+        for other, _ in call_sites(self.context):
+            if backward_targets(other) and model.enclosing_function(other) is fn:
+                return True
+        return False
+
+    def _flag_branch(self, call: cst.Call, argument) -> bool:
+        """``if double_softmax: loss(probs) else: loss(logits)``: a chosen experiment."""
+        child: cst.CSTNode = call
+        callee = dotted_name(call.func)
+        for ancestor in self.context.ancestors(call):
+            if isinstance(ancestor, cst.FunctionDef):
+                return False
+            if isinstance(ancestor, cst.If) and _is_flag_test(ancestor.test):
+                other = ancestor.orelse if child is ancestor.body else ancestor.body
+                if other is not None and callee is not None and _calls(other, callee):
+                    return True
+            child = ancestor
+        return False
+
+    def _fix(self, squash: cst.Call, loss_text: str) -> Fix | None:
+        """Unwrap ``softmax(x, dim)``/``x.softmax(dim)`` to ``x`` (NLL: ``log_softmax``)."""
+        nll = "NLL" in loss_text or "nll" in loss_text
+        func = squash.func
+        if nll:
+            if isinstance(func, cst.Attribute) and func.attr.value == "softmax":
+                renamed = squash.with_changes(func=func.with_changes(attr=cst.Name("log_softmax")))
+                return Fix(renamed, safe=False, message="Use `log_softmax`", target=squash)
+            if isinstance(func, cst.Name) and func.value == "softmax":
+                return None  # a bare imported name: `log_softmax` may not be imported
+            return None
+        if _is_tensor_method(self.context, squash):
+            inner = func.value
+        else:
+            positional = [arg for arg in squash.args if arg.keyword is None and not arg.star]
+            if not positional:
+                return None
+            inner = positional[0].value
+        return Fix(inner, safe=False, message="Pass the logits (remove the squash)", target=squash)
+
+
+def model_name(context, forward: cst.FunctionDef) -> str:
+    """``Classifier`` for ``Classifier.forward``."""
+    cls = context.semantics.class_of_method(forward)
+    return cls.name.value if cls is not None else forward.name.value
+
+
+def _forward(context, cls: cst.ClassDef) -> cst.FunctionDef | None:
+    return find_method(context, cls, "forward")
+
+
+def _is_tensor_method(context, call: cst.Call) -> bool:
+    func = call.func
+    return (
+        isinstance(func, cst.Attribute)
+        and func.attr.value in _SQUASH_METHODS
+        and context.semantics.qualified_name(func) is None
+        and not _is_module_path(func)
+    )
+
+
+def _is_module_path(func: cst.Attribute) -> bool:
+    """``F.softmax`` or ``torch.softmax`` with the module not imported under that name."""
+    name = dotted_name(func.value)
+    return name is not None and name.split(".", 1)[0] in ("F", "torch", "nn", "functional")
+
+
+def _input_argument(call: cst.Call) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "input":
+            return arg.value
+    first = call.args[0]
+    if first.keyword is None and not first.star:
+        return first.value
+    return None
+
+
+def _short(qualified: str, prefix: str) -> str:
+    return prefix + qualified.rsplit(".", 1)[-1]
+
+
+def _inside(context, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+    return any(ancestor is container for ancestor in context.ancestors(node))
+
+
+def _is_flag_test(test: cst.BaseExpression) -> bool:
+    """A plain switch: a name or attribute, possibly negated (``args.double_softmax``)."""
+    atoms = list(condition_atoms(test))
+    return len(atoms) == 1 and dotted_name(atoms[0]) is not None
+
+
+def _calls(block: cst.CSTNode, callee: str) -> bool:
+    found = False
+
+    class _Finder(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            nonlocal found
+            if dotted_name(node.func) == callee:
+                found = True
+
+    block.visit(_Finder())
+    return found
