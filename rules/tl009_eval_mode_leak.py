@@ -166,7 +166,27 @@ class EvalModeLeak(Rule):
     code the fix cannot see, such as sub-modules frozen on purpose after it.
 
     ## Evidence
-    Not measured yet.
+    Measured by `torchlint confirm TL009 --device cpu` (CPU, x86_64, 2 cores, torch 2.13.0,
+    seeds 0-4, 5 buggy and 5 fixed runs of 20 epochs). Buggy vs fixed:
+
+    - **Confirmed**: 95% of the training batches run with `model.training == False`
+      (every batch after the first validation; fixed: none).
+    - **Confirmed**: the first batch-norm layer's running mean does not move at all after
+      epoch 1 (L2 change 0; fixed: 11.2-19.4): the layer normalises with the statistics of
+      the first epoch for the rest of training.
+    - **Not reproduced**: validation accuracy after 20 epochs, buggy 0.671-0.905 vs fixed
+      0.660-0.915, per-seed differences between -0.011 and +0.011 (threshold 0.02). On this
+      small MLP the lost dropout and the frozen statistics change the training path but not
+      its final accuracy.
+
+    **Real code.** Over the 70 exported real repositories, 9 findings, all true, all in
+    simpletransformers: the
+    `self.eval_model(...)` call in the batch loop of each model class (o05 among them), whose
+    `evaluate()` calls `model.eval()` while `model.train()` runs only at the top of each
+    epoch. The end-of-epoch `eval_model` calls of the same loops stay quiet (the next epoch
+    starts with `model.train()`), and so do nanoGPT's `estimate_loss()`, Pytorch-UNet's
+    `evaluate()` (it ends with `net.train()`) and the RT-DETR trainer (`model.train()` at the
+    top of each epoch, through a `DataParallel` alias).
     """
 
     code = "TL009"
@@ -282,9 +302,21 @@ class ClassificationModel:
         self._add_owner(node)
 
     def visit_Call(self, node: cst.Call) -> None:
-        # Last names of everything put in train mode somewhere in the file.
-        if callee_last(node) == "train" and isinstance(node.func, cst.Attribute):
-            receiver = node.func.value
+        # Last names of what the file trains: put in train mode somewhere, or whose
+        # parameters an optimizer is built on (`SGD(model.parameters())`).
+        last = callee_last(node)
+        if last in ("parameters", "named_parameters") and isinstance(node.func, cst.Attribute):
+            for ancestor in self.context.ancestors(node):
+                if isinstance(ancestor, cst.Call) and _builds_optimizer(ancestor):
+                    self._add_trained(node.func.value)
+                    break
+                if isinstance(ancestor, cst.BaseStatement):
+                    break
+        if last == "train" and isinstance(node.func, cst.Attribute):
+            self._add_trained(node.func.value)
+
+    def _add_trained(self, receiver: cst.BaseExpression) -> None:
+        if receiver is not None:
             while isinstance(receiver, cst.Attribute) and receiver.attr.value == "module":
                 receiver = receiver.value
             if isinstance(receiver, cst.Attribute):
@@ -464,3 +496,16 @@ def _same_model(first: StepEvent, second: StepEvent) -> bool:
     if first.receiver == second.receiver:
         return True
     return first.receiver.rsplit(".", 1)[-1] == second.receiver.rsplit(".", 1)[-1]
+
+
+_OPTIMIZER_CLASS_WORDS = frozenset(
+    {"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam"}
+    | {"lbfgs", "lion", "lamb", "adafactor", "optim", "optimizer", "optimiser"}
+)
+
+
+def _builds_optimizer(call: cst.Call) -> bool:
+    """``torch.optim.SGD(...)``, ``AdamW(...)``, ``build_optimizer(...)``."""
+    name = callee_last(call) or ""
+    words = {name.lower(), *identifier_words(name)}
+    return bool(words & _OPTIMIZER_CLASS_WORDS)

@@ -131,7 +131,28 @@ class GradientStepOrder(Rule):
     clipped parameters.
 
     ## Evidence
-    Not measured yet.
+    Measured by `torchlint confirm TL010 --device cpu` (CPU, x86_64, 2 cores, torch 2.13.0,
+    seeds 0-4, 5 buggy and 5 fixed runs per case; an MLP 8-32-4 trained for one epoch of
+    200 batches with SGD). Buggy vs fixed:
+
+    - **Confirmed** (zero between): the parameters do not move at all (L2 change 0; fixed
+      1.52-1.83), and validation MSE ends 9.9-12.6x higher.
+    - **Confirmed** (clip after step): on targets with rare 40x outliers the largest single
+      update is 10.6-15.9x larger than with the clip before the step (which caps it at 0.05).
+    - **Confirmed** (scaled clip): the gradient the optimizer applies is 16,600-23,200x
+      smaller (1.5e-5 instead of 0.25-0.35), and validation MSE ends 9.9-12.6x higher: SGD
+      barely moves. With Adam (lr 1e-3) the same bug is harmless in this task (validation MSE
+      0.027-0.074 vs 0.038-0.104), because Adam divides by the gradient's own scale.
+    - **Confirmed** (never zeroed): the gradient at the last step is 19-33x larger (the sum
+      of all earlier ones). **Not reproduced**: validation MSE is not worse (0.66-0.93x of
+      the fixed run's) at lr 0.01, where the sum acts like heavy momentum.
+
+    **Real code.** Over the 70 exported real repositories, 4 findings, all true, all in
+    pytorch/examples: the minGPT-DDP trainer clips `scaler.scale(loss)` gradients without
+    `unscale_` (o10, pytorch/examples issue 1196), and three tensor-parallel demos step an
+    optimizer every iteration with no `zero_grad()` anywhere. Quiet on the fixed shapes:
+    Pytorch-UNet (`unscale_` before the clip), simpletransformers (`unscale_` under the same
+    `fp16` flag as the scaled backward), DCGAN-style alternation, accumulation loops.
     """
 
     code = "TL010"
