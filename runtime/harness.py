@@ -15,7 +15,7 @@ from torchlint.runtime._torch import import_torch
 from torchlint.runtime.stats import Claim, decide, fmt, summarize
 
 #: Rule codes with a reference pair, in report order.
-RULE_CODES = ("TL001", "TL002", "TL003", "TL004", "TL005", "TL006", "TL007", "TL008")
+RULE_CODES = tuple(f"TL{n:03d}" for n in range(1, 11))
 DEFAULT_SEEDS = 5
 QUICK_SEEDS = 3
 SCHEMA_VERSION = 1

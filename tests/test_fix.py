@@ -45,6 +45,7 @@ import torch.nn.functional as F
 def train(model, loader, optimizer):
     criterion = nn.CrossEntropyLoss()
     for x, y in loader:
+        optimizer.zero_grad()
         loss = criterion(F.softmax(model(x), dim=1), y)
         loss.backward()
         optimizer.step()

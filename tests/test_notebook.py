@@ -70,6 +70,7 @@ for epoch in range(3):
         optimizer.step()
         for g in optimizer.param_groups:
             g["lr"] *= 0.1
+        optimizer.zero_grad()
 """
 
 

@@ -34,6 +34,7 @@ def train(model, loader, optimizer):
             optimizer.step()
             for g in optimizer.param_groups:
                 g["lr"] *= 0.1
+            optimizer.zero_grad()
 """
 BUGGY_ROW, BUGGY_COLUMN = 11, 17  # `g["lr"] *= 0.1`
 
@@ -141,8 +142,38 @@ def test_no_noqa_edit_for_engine_findings_or_bare_noqa(tmp_path):
     assert noqa_edit(found, bare) is None
 
 
-def test_no_rule_has_a_safe_fix_yet(tmp_path):
+DROPOUT = """\
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return F.dropout(self.proj(x), p=0.1)
+"""
+
+
+def test_safe_fix_becomes_editor_edits(tmp_path):
     assert safe_fix_edits(finding(BUGGY, tmp_path / "train.py"), BUGGY) == []
+    dropout = finding(DROPOUT, tmp_path / "head.py")
+    assert dropout.code == "TL008"
+    edits = safe_fix_edits(dropout, DROPOUT)
+    assert edits
+    lines = DROPOUT.splitlines(keepends=True)
+    # Apply the edits (last first) and the dropout follows model.eval().
+    text = DROPOUT
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    for edit in sorted(edits, key=lambda e: e.start, reverse=True):
+        start = offsets[edit.start[0]] + edit.start[1]
+        end = offsets[edit.end[0]] + edit.end[1]
+        text = text[:start] + edit.new_text + text[end:]
+    assert "F.dropout(self.proj(x), p=0.1, training=self.training)" in text
 
 
 # -- over stdio, with pygls's client ---------------------------------------------------

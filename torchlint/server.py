@@ -107,15 +107,26 @@ class Edit:
 
 
 def safe_fix_edits(diagnostic: Diagnostic, source: str) -> list[Edit]:
-    """The edits of the safe fix for ``diagnostic`` in ``source``: none today.
+    """The edits of the safe fix that comes with ``diagnostic`` (none when it has none).
 
-    Every code action that fixes a finding goes through here. No rule has
-    a fix yet, so the list is always empty and the server offers only the
-    ``# noqa`` action; once rules carry safe fixes, this is the one place
-    that turns a fix into edits, and the editor offers it unchanged.
+    Every code action that fixes a finding goes through here: it turns the
+    finding's fix (1-based rows and columns, end exclusive, as ``--fix``
+    applies it) into editor edits.  Unsafe fixes are not offered, as
+    ``--fix`` does not apply them by default; findings in notebooks get none
+    (their positions are cell positions, not positions in the open text).
     """
-    del diagnostic, source
-    return []
+    del source
+    fix = diagnostic.fix
+    if fix is None or not fix.is_safe or diagnostic.cell is not None:
+        return []
+    return [
+        Edit(
+            start=(edit.row - 1, edit.column - 1),
+            end=(edit.end_row - 1, edit.end_column - 1),
+            new_text=edit.content,
+        )
+        for edit in fix.edits
+    ]
 
 
 def noqa_edit(diagnostic: Diagnostic, source: str) -> Edit | None:
