@@ -296,3 +296,21 @@ def test_classify_loop_kinds() -> None:
     loops = [node for node in context.parents if isinstance(node, cst.For)]
     kinds = sorted(classify_loop(context, loop).kind for loop in loops)
     assert kinds == ["batch", "epoch"]
+
+
+def test_asking_during_the_walk_raises() -> None:
+    from torchlint.semantics.callgraph import WalkNotFinished
+
+    source = "def train(loader, opt):\n    for x in loader:\n        opt.step()\n\nlater = 1\n"
+    module = cst.parse_module(source)
+    context = FileContext("example.py", source, module)
+    asked = []
+
+    def visit_call(node):
+        with pytest.raises(WalkNotFinished, match="leave_Module"):
+            runs_per_batch(context, node)
+        asked.append(node)
+
+    Walker({"Call": [visit_call]}, {}, context.parents, lambda *args: None).walk(module)
+    assert asked
+    assert runs_per_batch(context, asked[0]).per_batch

@@ -288,6 +288,22 @@ def call_sites(context: FileContext) -> list[tuple[cst.Call, Scope]]:
     return found
 
 
+class WalkNotFinished(RuntimeError):
+    """An analysis that needs the whole file's parent map was asked during the walk."""
+
+
+def require_finished_walk(context: FileContext, analysis: str) -> None:
+    """Raise :class:`WalkNotFinished` unless the walk has reached every node of the file.
+
+    Analyses that find callers or call sites through the parent map give
+    incomplete answers before then; a rule asks them from ``leave_Module``.
+    """
+    if not context.semantics.cache.get("callgraph.walk_finished"):
+        if not _walk_is_complete(context):
+            raise WalkNotFinished(f"{analysis}() needs the finished walk: ask it from leave_Module")
+        context.semantics.cache["callgraph.walk_finished"] = True
+
+
 def _walk_is_complete(context: FileContext) -> bool:
     """Whether the walk has reached every node (its last node, in walk order, is known)."""
     model = context.semantics

@@ -28,8 +28,9 @@ confidence on the scale of :mod:`torchlint.semantics.confidence` (0 to 1,
 ``Confidence.HIGH`` being 0.9): about 0.9 for a loop over a name like ``train_loader`` or a
 ``DataLoader``, lower for a loop recognised only by its target
 (``for step, batch in enumerate(stream)``), and lower again for each call
-followed by method name alone.  Call after the walk (in ``leave_Module``):
-call sites are found through the parent map the walk fills.
+followed by method name alone.  Ask it after the walk (in ``leave_Module``):
+call sites are found through the parent map the walk fills, and
+:func:`runs_per_batch` raises ``WalkNotFinished`` when asked earlier.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 
 from torchlint.context import FileContext
 from torchlint.lazy import lazy_module
-from torchlint.semantics.callgraph import callee_last, calls_of
+from torchlint.semantics.callgraph import callee_last, calls_of, require_finished_walk
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.model import assigned_targets, iter_assignments
 from torchlint.semantics.names import dotted_name
@@ -202,7 +203,13 @@ class LoopKind:
 
 
 def runs_per_batch(context: FileContext, node: cst.CSTNode) -> BatchAnswer:
-    """Whether ``node`` runs once per batch; see the module docstring for the rules."""
+    """Whether ``node`` runs once per batch; see the module docstring for the rules.
+
+    Raises :class:`~torchlint.semantics.callgraph.WalkNotFinished` when asked
+    before the walk has reached the whole file: callers found through the
+    parent map would be missing, and the answer silently wrong.
+    """
+    require_finished_walk(context, "runs_per_batch")
     return _node_answer(context, node, 0, frozenset())
 
 

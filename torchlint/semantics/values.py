@@ -263,8 +263,6 @@ def scope_of(context: FileContext, node: cst.CSTNode) -> Scope | None:
     None for code in a class body outside methods, or when the walk has not
     reached ``node`` yet and its place is unknown.
     """
-    model = context.semantics
-    context = model.context
     if node not in context.parents:
         return None
     statement = node if _is_statement(node) else None
