@@ -10,8 +10,9 @@ from typing import Any
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Invalid, Rule
-from torchlint.semantics.bounds import BOUNDED_MODULES, bounded_unit_interval
+from torchlint.semantics.bounds import BOUNDED_MODULES, bounded_unit_interval, convex_blend
 from torchlint.semantics.callgraph import module_held_by, resolve_callee
+from torchlint.semantics.inputs import held_parameter, model_input, returned_value
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import lookup, scope_of
 from torchlint.syntax import SyntaxIndex, first_argument, last_name
@@ -349,6 +350,33 @@ def refine(coarse, delta):
                 "(`torch.sigmoid(torch.logit(coarse, eps=1e-6) + delta)`)",
             )
             return
+        self._check_refined_input(node, squash, scope, operands)
+
+    def _check_refined_input(self, node, squash, scope, operands) -> None:
+        """``return torch.sigmoid(x + self.body(x))`` with ``x`` the data the model refines."""
+        if not returned_value(self.context, node, scope):
+            return  # a gate or an energy inside the network, not its output
+        for index, (operand, operand_scope) in enumerate(operands):
+            if _named_like_logits(operand):
+                continue
+            partners = tuple(pair for other, pair in enumerate(operands) if other != index)
+            if not all(_is_computed(self.context, *pair) for pair in partners):
+                continue
+            found = model_input(self.context, operand, operand_scope, partners)
+            if found is None:
+                continue
+            text = self.context.snippet(operand, 40, collapse_whitespace=True)
+            low, high = ("-1", "1") if "tanh" in squash else ("0", "1")
+            self.report(
+                node,
+                f"`{squash}` squashes `{text}` (the input of `{found.owner}`) plus a residual, "
+                f"and returns it: {found.evidence}, so the input is likely data already in "
+                f"[{low}, {high}]; squashing it again means a zero residual does not give the "
+                f"input back and the output reaches {low} or {high} only with a huge residual; "
+                f"use `torch.clamp(x + residual, {low}, {high})`, or add the residual in "
+                "logit space",
+            )
+            return
 
     def _squash(self, call: cst.Call) -> tuple[str | None, cst.BaseExpression | None]:
         model = self.context.semantics
@@ -387,10 +415,24 @@ def _module_callee(context, call, scope):
     return callee if callee.kind == "torch_module" else None
 
 
+def _is_computed(context, expr, scope) -> bool:
+    """A residual the model computes: not a constant, not a parameter passed in."""
+    if isinstance(expr, (cst.Integer, cst.Float, cst.UnaryOperation)):
+        return False
+    return held_parameter(context, expr, scope) is None
+
+
 def _sum_operands(context, expr, scope, depth):
-    """The terms of the sum ``expr`` evaluates, followed through names; None if not a sum."""
+    """The terms of the sum ``expr`` evaluates, followed through names; None if not a sum.
+
+    The terms of a convex blend ``w * p + (1 - w) * q`` are ``p`` and ``q``:
+    the values blended, whatever weighs them.
+    """
     if depth > _MAX_DEPTH:
         return None
+    blend = convex_blend(context, expr, scope)
+    if blend is not None:
+        return [(blend[1], scope), (blend[2], scope)]
     if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Add, cst.Subtract)):
         terms = []
         for side in (expr.left, expr.right):
