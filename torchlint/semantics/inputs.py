@@ -44,7 +44,7 @@ from torchlint.semantics.callgraph import (
     resolve_callee,
 )
 from torchlint.semantics.confidence import Confidence
-from torchlint.semantics.values import Scope, flow_of, lookup
+from torchlint.semantics.values import Scope, constant_number, flow_of, lookup
 from torchlint.semantics.vocabulary import identifier_words
 
 cst = lazy_module("libcst", globals(), "cst")
@@ -82,6 +82,57 @@ DATA_WORDS = frozenset(
         "boxes",
         "bbox",
         "bboxes",
+        "prob",
+        "probs",
+        "probability",
+        "probabilities",
+    }
+)
+# Parameter names that say the tensor is not bounded data: logits, features,
+# latent codes, masks and flows (a mask refined this way is usually a logit).
+NOT_DATA_WORDS = frozenset(
+    {
+        "logit",
+        "logits",
+        "score",
+        "scores",
+        "heatmap",
+        "heatmaps",
+        "mask",
+        "masks",
+        "feat",
+        "feats",
+        "feature",
+        "features",
+        "hidden",
+        "h",
+        "emb",
+        "embed",
+        "embedding",
+        "embeddings",
+        "latent",
+        "latents",
+        "z",
+        "code",
+        "query",
+        "key",
+        "value",
+        "state",
+        "states",
+        "token",
+        "tokens",
+        "attn",
+        "attention",
+        "weight",
+        "weights",
+        "alpha",
+        "flow",
+        "flows",
+        "offset",
+        "offsets",
+        "delta",
+        "noise",
+        "energy",
     }
 )
 # `reference_points`, `ref_points`: normalised coordinates in DETR-style refiners.
@@ -129,10 +180,12 @@ PART_WORDS = frozenset(
         "module",
     }
 )
-# A docstring that describes the input as data, or states its range.
+# A docstring that describes the input as data, states its range, or names the
+# kind of model (an image-to-image network).
 _DATA_TEXT = re.compile(
     r"\b(images?|rgb|pixels?|waveforms?|audio|volumes?|voxels?|frames?)\b"
-    r"|\[\s*-?\s*[01](\.0)?\s*,\s*1(\.0)?\s*\]",
+    r"|\[\s*-?\s*[01](\.0)?\s*,\s*1(\.0)?\s*\]"
+    r"|\bu-?net\b|\bgenerator\b|\brestor|\benhanc|\bdenois|\bdeblur|\bsuper-?resolution\b",
     re.IGNORECASE,
 )
 # Operations that return the same data, reshaped, resized or cast.
@@ -375,14 +428,17 @@ def _input_through_callers(context, fn, parameter, owner, depth) -> ModelInput |
 
 
 def _evidence(context, fn, cls, parameter, names, partners) -> str | None:
+    if any(NOT_DATA_WORDS.intersection(_name_words(name)) for name in (parameter, *names)):
+        return None
     reasons = []
     data_name = _data_name([parameter, *names, *_receiving_parameters(context, fn, names)])
     if data_name is not None:
-        reasons.append(f"`{data_name}` is named like data")
+        reasons.append(f"`{data_name}` is named like bounded data")
     first = _first_parameter(fn)
     if parameter == first:
         words = _name_words(cls.name.value)
-        if MODEL_WORDS.intersection(words) and not PART_WORDS.intersection(words):
+        # `FeatureRefiner`, `MaskRefiner`: a model of hidden values, not of data.
+        if MODEL_WORDS & words and not (PART_WORDS | NOT_DATA_WORDS) & words:
             reasons.append(
                 f"`{cls.name.value}` is named like a model that returns its input refined"
             )
@@ -506,9 +562,11 @@ def _module_channels(context, callee, depth) -> int | None:
             value = arg.value
     if value is None and len(positional) > 1:
         value = positional[1]
-    if isinstance(value, cst.Integer):
-        return int(value.evaluated_value)
-    return None
+    if value is None:
+        return None
+    # `nn.Conv2d(features, out_channels, 1)` with `out_channels=3` a default of `__init__`.
+    count = constant_number(context, value)
+    return int(count) if count is not None and count == int(count) else None
 
 
 def has_rgb_output(context: FileContext, expr: cst.BaseExpression, scope: Scope) -> bool:
