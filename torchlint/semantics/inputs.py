@@ -86,6 +86,13 @@ DATA_WORDS = frozenset(
         "probs",
         "probability",
         "probabilities",
+        # Degraded images, as restoration code names its input.
+        "lq",
+        "degraded",
+        "blurry",
+        "blurred",
+        "hazy",
+        "rainy",
     }
 )
 # Parameter names that say the tensor is not bounded data: logits, features,
@@ -162,6 +169,15 @@ MODEL_WORDS = frozenset(
         "colorizer",
         "harmonizer",
         "upscaler",
+        # Super-resolution and denoising networks known by their acronyms.
+        "sr",
+        "srcnn",
+        "vdsr",
+        "edsr",
+        "rcan",
+        "srgan",
+        "esrgan",
+        "dncnn",
     }
 )
 # Parts of a network, not the network: their input is a hidden feature.
