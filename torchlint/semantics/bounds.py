@@ -6,10 +6,14 @@ from, and a confidence) or None.  Bounded producers are ``sigmoid``,
 limits, the modules ``nn.Sigmoid``/``nn.Tanh``/..., an ``nn.Sequential``
 whose last layer is one of those, and any module, method or function of the
 same file whose every return is bounded.  A bound survives reshaping,
-indexing, ``detach``/``to``, interpolation, ``cat``/``stack`` of bounded
-values, scaling and shifting by constants; it is followed through
-assignments (``x += ...`` included), tuple unpacking, ``self.<module>``
-attributes and the arguments a file passes to its own functions.
+indexing, ``detach``/``to``, interpolation, dropout and identity modules,
+``cat``/``stack`` of bounded values, scaling and shifting by constants, and
+convex blends (``w * p + (1 - w) * q`` with ``w`` in [0, 1]); it is
+followed through assignments (``x += ...`` included), tuple unpacking (an
+element of a tuple that a function or module of the file returns),
+``self.<module>`` attributes and the arguments a file passes to its own
+functions.  A constant tensor (``torch.zeros(...)``) is bounded but never
+"squashed": on one branch it leaves the other branch's bound as it is.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from torchlint.semantics.callgraph import (
     callee_function,
     callers,
     module_held_by,
+    owner_class,
     resolve_callee,
 )
 from torchlint.semantics.confidence import Confidence
@@ -125,6 +130,46 @@ _KEEPING_FUNCTIONS = frozenset(
     }
 )
 _JOINING_FUNCTIONS = frozenset({"torch.cat", "torch.concat", "torch.concatenate", "torch.stack"})
+# Modules whose output lies where their input does.  Dropout rescales the kept
+# values by 1 / (1 - p) while training; the value is still the probability map
+# it was, and at evaluation dropout is the identity.
+_KEEPING_MODULES = frozenset(
+    {
+        "Dropout",
+        "Dropout1d",
+        "Dropout2d",
+        "Dropout3d",
+        "AlphaDropout",
+        "FeatureAlphaDropout",
+        "Identity",
+        "Flatten",
+        "Unflatten",
+        "Upsample",
+        "UpsamplingBilinear2d",
+        "UpsamplingNearest2d",
+        "PixelShuffle",
+        "PixelUnshuffle",
+        "AvgPool1d",
+        "AvgPool2d",
+        "AvgPool3d",
+        "MaxPool1d",
+        "MaxPool2d",
+        "MaxPool3d",
+        "AdaptiveAvgPool1d",
+        "AdaptiveAvgPool2d",
+        "AdaptiveAvgPool3d",
+        "AdaptiveMaxPool1d",
+        "AdaptiveMaxPool2d",
+        "AdaptiveMaxPool3d",
+    }
+)
+# Constant tensors: bounded, but no squash made them (see ``Bound.constant``).
+_CONSTANT_FUNCTIONS = {
+    "torch.zeros": 0.0,
+    "torch.zeros_like": 0.0,
+    "torch.ones": 1.0,
+    "torch.ones_like": 1.0,
+}
 _MAX_DEPTH = 16
 
 
@@ -135,7 +180,10 @@ class Bound:
     ``origin`` names what bounds it (``torch.sigmoid``, ``nn.Sequential
     ending in nn.Sigmoid``); ``direct`` is False when the interval comes from
     multiplying two varying values (an LSTM's ``i * g``), which rules that
-    look for an already-squashed value should not count.
+    look for an already-squashed value should not count.  ``constant`` marks
+    a constant tensor (``torch.zeros(...)``): not a squashed value either, and
+    on one branch of a join it leaves the other branch's bound unchanged
+    (``attn = torch.zeros(n, n)`` / ``else: attn = softmax(...)``).
     """
 
     low: float
@@ -143,6 +191,7 @@ class Bound:
     origin: str
     confidence: Confidence
     direct: bool = True
+    constant: bool = False
 
     @property
     def in_unit_range(self) -> bool:
@@ -152,7 +201,12 @@ class Bound:
     def weaker(self, confidence: Confidence) -> Bound:
         """The same bound, with at most ``confidence``."""
         return Bound(
-            self.low, self.high, self.origin, min(self.confidence, confidence), self.direct
+            self.low,
+            self.high,
+            self.origin,
+            min(self.confidence, confidence),
+            self.direct,
+            self.constant,
         )
 
 
@@ -199,13 +253,85 @@ def _literal(expr: cst.BaseExpression) -> float | None:
 def _hull(first: Bound | None, second: Bound | None) -> Bound | None:
     if first is None or second is None:
         return None
+    # A constant on one side (a default, a placeholder) says nothing about
+    # where the other side comes from: keep that side's origin and kind.
+    leading = second if first.constant and not second.constant else first
+    same_kind = first.constant == second.constant
+    direct = (first.direct and second.direct) if same_kind else leading.direct
     return Bound(
         min(first.low, second.low),
         max(first.high, second.high),
-        first.origin,
+        leading.origin,
         min(first.confidence, second.confidence),
-        first.direct and second.direct,
+        direct,
+        first.constant and second.constant,
     )
+
+
+def _same_expression(first: cst.BaseExpression, second: cst.BaseExpression) -> bool:
+    """The same code, parentheses aside (``w`` and ``(w)``)."""
+    if hasattr(first, "lpar"):
+        first = first.with_changes(lpar=[], rpar=[])
+    if hasattr(second, "lpar"):
+        second = second.with_changes(lpar=[], rpar=[])
+    return first.deep_equals(second)
+
+
+def _complement_of(expr: cst.BaseExpression) -> cst.BaseExpression | None:
+    """``w`` for ``1 - w`` (``1.0 - w``), else None."""
+    if (
+        isinstance(expr, cst.BinaryOperation)
+        and isinstance(expr.operator, cst.Subtract)
+        and _literal(expr.left) == 1.0
+    ):
+        return expr.right
+    return None
+
+
+def _factors(term: cst.BaseExpression) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+    if isinstance(term, cst.BinaryOperation) and isinstance(term.operator, cst.Multiply):
+        return term.left, term.right
+    return None
+
+
+def blend_parts(
+    expr: cst.BaseExpression,
+) -> tuple[cst.BaseExpression, cst.BaseExpression, cst.BaseExpression] | None:
+    """``(w, p, q)`` when ``expr`` reads ``w * p + (1 - w) * q`` (factors and terms in any order).
+
+    Syntax only: whether ``w`` lies in [0, 1] (which makes it a convex blend)
+    is for :func:`convex_blend` to tell.
+    """
+    if not (isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add)):
+        return None
+    first, second = _factors(expr.left), _factors(expr.right)
+    if first is None or second is None:
+        return None
+    for weighted, complemented in ((first, second), (second, first)):
+        for w_index in (0, 1):
+            weight = weighted[w_index]
+            for c_index in (0, 1):
+                complement = _complement_of(complemented[c_index])
+                if complement is not None and _same_expression(weight, complement):
+                    return weight, weighted[1 - w_index], complemented[1 - c_index]
+    return None
+
+
+def convex_blend(
+    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
+) -> tuple[cst.BaseExpression, cst.BaseExpression, cst.BaseExpression] | None:
+    """``(w, p, q)`` when ``expr`` is ``w * p + (1 - w) * q`` with ``w`` known to lie in [0, 1].
+
+    The result lies between ``p`` and ``q``: a blend of two probability maps
+    is a probability map, and squashing it again squashes twice.
+    """
+    parts = blend_parts(expr)
+    if parts is None:
+        return None
+    weight = bounds(context, parts[0], scope)
+    if weight is None or weight.low < 0.0 or weight.high > 1.0:
+        return None
+    return parts
 
 
 class _BoundAnalysis:
@@ -235,12 +361,22 @@ class _BoundAnalysis:
         if isinstance(expr, cst.Attribute) and expr.attr.value in ("T", "mT", "data", "values"):
             return self.bound(expr.value, scope, depth)
         if isinstance(expr, cst.BinaryOperation):
+            blended = self._blend(expr, scope, depth)
+            if blended is not None:
+                return blended
             return self._arithmetic(expr, scope, depth)
         if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
             inner = self.bound(expr.expression, scope, depth)
             if inner is None:
                 return None
-            return Bound(-inner.high, -inner.low, inner.origin, inner.confidence, inner.direct)
+            return Bound(
+                -inner.high,
+                -inner.low,
+                inner.origin,
+                inner.confidence,
+                inner.direct,
+                inner.constant,
+            )
         if isinstance(expr, cst.IfExp):
             return _hull(self.bound(expr.body, scope, depth), self.bound(expr.orelse, scope, depth))
         return None
@@ -260,9 +396,12 @@ class _BoundAnalysis:
     def _binding(self, binding, scope, depth) -> Bound | None:
         value_scope = scope.at(binding)
         if binding.kind == "assign":
-            return self.bound(binding.value, value_scope, depth)
+            found = self.bound(binding.value, value_scope, depth)
+            if found is not None and found.constant and binding.name in self._written_in(scope):
+                return None  # `m = torch.zeros(n, n)` then `m[i, j] = ...`: filled later
+            return found
         if binding.kind == "unpack":
-            return self._element(binding.value, value_scope, depth)
+            return self._element(binding.value, binding.index, value_scope, depth)
         if binding.kind == "param":
             return self._parameter(binding, scope, depth)
         if binding.kind == "augment":
@@ -274,14 +413,64 @@ class _BoundAnalysis:
             return shifted
         return None
 
-    def _element(self, value, scope, depth) -> Bound | None:
-        # `a, b = x.chunk(2)` or `out, _ = head(x)`: bounded when the whole is.
+    def _written_in(self, scope) -> frozenset[str]:
+        """Names the flow of ``scope`` writes into in place (``m[i] = v``, ``m[i] += v``)."""
+        key = ("bounds.written", scope.flow.owner)
+        cache = self.model.cache
+        found = cache.get(key)
+        if found is None:
+            names = set()
+            for statement in scope.flow.order_of:
+                if not isinstance(statement, cst.SimpleStatementLine):
+                    continue
+                for small in statement.body:
+                    if isinstance(small, cst.Assign):
+                        targets = [target.target for target in small.targets]
+                    elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+                        targets = [small.target]
+                    else:
+                        continue
+                    for target in targets:
+                        if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+                            names.add(target.value.value)
+            found = cache[key] = frozenset(names)
+        return found
+
+    def _element(self, value, index, scope, depth) -> Bound | None:
+        # `a, b = x.chunk(2)`: bounded when the whole is.  `coarse, feats =
+        # self.backbone(x)`: element `index` of what the callee returns.
         if isinstance(value, cst.Call):
             callee = resolve_callee(self.context, value, scope)
             fn = callee_function(self.context, callee)
             if fn is not None:
-                return None  # tuple returns of this file: elements differ in kind
+                if index is None or callee.kind not in ("function", "method", "module"):
+                    return None
+                found = self._returned_element(fn, index, depth)
+                if found is not None and callee.kind == "module" and found.confidence < MEDIUM:
+                    return None
+                return found
         return self.bound(value, scope, depth)
+
+    def _returned_element(self, fn, index, depth) -> Bound | None:
+        """The bound of element ``index`` of every tuple ``fn`` returns."""
+        flow = flow_of(self.context, fn)
+        result = None
+        for statement, return_scope in flow.returns:
+            value = statement.value
+            if not isinstance(value, (cst.Tuple, cst.List)) or index >= len(value.elements):
+                return None
+            if any(isinstance(element, cst.StarredElement) for element in value.elements):
+                return None
+            found = self.bound(value.elements[index].value, return_scope, depth)
+            if found is None:
+                return None
+            result = found if result is None else _hull(result, found)
+        if result is None:
+            return None
+        origin = f"{result.origin}, returned by {_label(self.context, fn)}"
+        return Bound(
+            result.low, result.high, origin, result.confidence, result.direct, result.constant
+        )
 
     def _parameter(self, binding, scope, depth) -> Bound | None:
         fn = scope.flow.function
@@ -300,6 +489,16 @@ class _BoundAnalysis:
                 return None
             result = found if result is None else _hull(result, found)
         return result.weaker(MEDIUM) if result is not None else None
+
+    def _blend(self, expr, scope, depth) -> Bound | None:
+        parts = blend_parts(expr)
+        if parts is None:
+            return None
+        weight, first, second = parts
+        found = self.bound(weight, scope, depth)
+        if found is None or found.low < 0.0 or found.high > 1.0:
+            return None
+        return _hull(self.bound(first, scope, depth), self.bound(second, scope, depth))
 
     def _arithmetic(self, expr, scope, depth) -> Bound | None:
         left_constant = _literal(expr.left)
@@ -342,21 +541,27 @@ class _BoundAnalysis:
         if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
             corners = [a * b for a in (left.low, left.high) for b in (right.low, right.high)]
             return Bound(min(corners), max(corners), left.origin, LOW, False)
+        # `acc = torch.zeros(n); acc += torch.sigmoid(x)`: the constant adds no kind of its own.
+        leading = right if left.constant and not right.constant else left
+        direct = leading.direct if left.constant != right.constant else left.direct and right.direct
+        constant = left.constant and right.constant
         if isinstance(operator, (cst.Add, cst.AddAssign)):
             return Bound(
                 left.low + right.low,
                 left.high + right.high,
-                left.origin,
+                leading.origin,
                 confidence,
-                left.direct and right.direct,
+                direct,
+                constant,
             )
         if isinstance(operator, (cst.Subtract, cst.SubtractAssign)):
             return Bound(
                 left.low - right.high,
                 left.high - right.low,
-                left.origin,
+                leading.origin,
                 confidence,
-                left.direct and right.direct,
+                direct,
+                constant,
             )
         return None
 
@@ -379,6 +584,9 @@ class _BoundAnalysis:
                 return Bound(low, high, qualified, HIGH)
             if qualified in ("torch.clamp", "torch.clip"):
                 return _clamp_bound(call, first_is_input=True, name=qualified)
+            if qualified in _CONSTANT_FUNCTIONS:
+                value = _CONSTANT_FUNCTIONS[qualified]
+                return Bound(value, value, qualified, HIGH, direct=False, constant=True)
             if qualified in _KEEPING_FUNCTIONS and call.args:
                 return self.bound(call.args[0].value, scope, depth)
             if qualified in _JOINING_FUNCTIONS and call.args:
@@ -389,13 +597,20 @@ class _BoundAnalysis:
                     self.bound(call.args[2].value, scope, depth),
                 )
             return None
+        if (
+            callee.kind == "torch_module"
+            and call.args
+            and not call.args[0].star
+            and callee.qualified.rsplit(".", 1)[-1] in _KEEPING_MODULES
+        ):
+            return self.bound(call.args[0].value, scope, depth)
         found = self.module_bound(callee, depth)
         if found is not None:
             (low, high), origin = found
             return Bound(low, high, origin, HIGH)
         fn = callee_function(self.context, callee)
         if fn is not None and callee.kind in ("function", "method"):
-            return self._returns(fn, depth, f"{fn.name.value}()")
+            return self._returns(fn, depth, _label(self.context, fn))
         return None
 
     def _joined(self, sequence, scope, depth) -> Bound | None:
@@ -424,7 +639,9 @@ class _BoundAnalysis:
         if result is None:
             return None
         origin = origin or result.origin
-        return Bound(result.low, result.high, origin, result.confidence, result.direct)
+        return Bound(
+            result.low, result.high, origin, result.confidence, result.direct, result.constant
+        )
 
     def module_bound(self, callee, depth) -> tuple[tuple[float, float], str] | None:
         """Interval and description of a module's output, when the module ends in a squash."""
@@ -464,14 +681,25 @@ class _BoundAnalysis:
         return interval, f"nn.Sequential ending in {origin}"
 
 
+def _label(context: FileContext, fn: cst.FunctionDef) -> str:
+    """``Backbone.forward()`` for a method, ``helper()`` for a function."""
+    cls = owner_class(context, fn)
+    return f"{cls.name.value}.{fn.name.value}()" if cls is not None else f"{fn.name.value}()"
+
+
 def _scaled(bound: Bound, factor: float) -> Bound:
     low, high = sorted((bound.low * factor, bound.high * factor))
-    return Bound(low, high, bound.origin, bound.confidence, bound.direct)
+    return Bound(low, high, bound.origin, bound.confidence, bound.direct, bound.constant)
 
 
 def _shifted(bound: Bound, offset: float) -> Bound:
     return Bound(
-        bound.low + offset, bound.high + offset, bound.origin, bound.confidence, bound.direct
+        bound.low + offset,
+        bound.high + offset,
+        bound.origin,
+        bound.confidence,
+        bound.direct,
+        bound.constant,
     )
 
 

@@ -31,6 +31,15 @@ def _module_name(node: cst.BaseExpression | None, relative_dots: int) -> str:
     return "." * relative_dots + (base or "")
 
 
+# `torch`, `nn` and `F` imported by name from a module of the project (`from utils
+# import nn, torch`) are torch's own: projects re-export them to shorten imports.
+TORCH_REEXPORTS = {"torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional"}
+
+
+def _is_torch_module(module: str) -> bool:
+    return module == "torch" or module.startswith("torch.")
+
+
 class ImportTable:
     """Local alias -> fully qualified name, from every import in a module."""
 
@@ -60,6 +69,10 @@ class ImportTable:
             local = name
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 local = alias.asname.name.value
+            if name in TORCH_REEXPORTS and not _is_torch_module(module):
+                # `from utils import nn, torch`: a project module handing torch on.
+                self.aliases[local] = TORCH_REEXPORTS[name]
+                continue
             self.aliases[local] = f"{module}.{name}" if module else name
 
     def resolve(self, node: cst.BaseExpression) -> str | None:
