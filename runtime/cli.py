@@ -18,26 +18,33 @@ PLOTS_HINT = "pip install 'torchlint[plots]'"
 
 
 class _Progress:
-    """One progress bar per rule on a terminal (stderr); silent otherwise."""
+    """One ``click.progressbar`` per rule on a terminal (stderr); silent otherwise."""
 
-    def __init__(self, enabled: bool, width: int = 30):
+    def __init__(self, enabled: bool):
         self.enabled = enabled
-        self.width = width
         self.current: str | None = None
+        self._bar = None
+        self._shown = 0
 
     def __call__(self, code: str, done: int, total: int) -> None:
         if not self.enabled:
             return
-        if self.current is not None and code != self.current:
-            click.echo("", err=True)
-        self.current = code
-        filled = int(self.width * min(done, total) / max(total, 1))
-        bar = "#" * filled + "-" * (self.width - filled)
-        click.echo(f"\r{code} [{bar}] {done}/{total}", nl=False, err=True)
+        if code != self.current:
+            self.close()
+            self.current = code
+            self._bar = click.progressbar(
+                length=max(total, 1), label=code, file=sys.stderr, show_pos=True, width=30
+            )
+            self._shown = 0
+        step = min(done, total) - self._shown
+        if step > 0:
+            self._bar.update(step)
+            self._shown += step
 
     def close(self) -> None:
-        if self.enabled and self.current is not None:
-            click.echo("", err=True)
+        if self._bar is not None:
+            self._bar.render_finish()
+            self._bar = None
 
 
 def _fail(message: str) -> None:

@@ -200,3 +200,195 @@ def test_installed_console_script_and_version():
         env={**os.environ, "PYTHONPATH": ""},
     )
     assert result.returncode == 0 and "0.1.0" in result.stdout
+
+
+# -- hostile input: no hang, no lost report, no crash that takes the run down -------
+
+
+def cli(*args: str, cwd: Path, stdin: bytes | None = None, env: dict | None = None):
+    """The installed command in a process of its own (real streams and encodings)."""
+    return subprocess.run(
+        [sys.executable, "-m", "torchlint", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def test_stdin_filename_without_dash_reads_stdin(project):
+    write(project / "other.py", PER_BATCH_SCHEDULER.format(noqa=""))
+    result = run("check", "--stdin-filename", "train.py", stdin=CLEAN)
+    assert result.exit_code == 0, result.output
+    assert "other.py" not in result.output
+    result = run("check", "--stdin-filename", "t.py", stdin=PER_BATCH_SCHEDULER.format(noqa=""))
+    assert result.exit_code == 1 and "t.py:10:13: TL006" in result.output
+
+
+@pytest.mark.parametrize("option", ["--select", "--extend-select", "--ignore"])
+def test_empty_selector_is_a_usage_error(project, option):
+    write(project / "train.py", PER_BATCH_SCHEDULER.format(noqa=""))
+    for value in ("", "TL006,", " , "):
+        result = run("check", "--no-cache", option, value, ".")
+        assert result.exit_code == 2, (option, value, result.output)
+        assert "empty rule selector" in result.output
+
+
+def test_exclude_options_exist(project):
+    write(project / "legacy" / "train.py", PER_BATCH_SCHEDULER.format(noqa=""))
+    write(project / "gen" / "train.py", PER_BATCH_SCHEDULER.format(noqa=""))
+    assert run("check", "--no-cache", "--extend-exclude", "legacy", "gen").exit_code == 1
+    result = run("check", "--no-cache", "--extend-exclude", "legacy", "--extend-exclude", "gen")
+    assert result.exit_code == 0, result.output
+    assert run("check", "--no-cache", "--exclude", "legacy,gen").exit_code == 1
+    assert run("check", "--no-cache", "--exclude", "legacy", "--exclude", "gen").exit_code == 0
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="needs byte file names")
+@pytest.mark.parametrize("output_format", ["concise", "full", "json", "sarif", "github"])
+def test_non_utf8_byte_in_a_file_name_keeps_the_report(project, output_format):
+    body = PER_BATCH_SCHEDULER.format(noqa="").encode()
+    with open(os.fsencode(str(project)) + b"/caf\xe9.py", "wb") as handle:
+        handle.write(body)
+    write(project / "plain.py", PER_BATCH_SCHEDULER.format(noqa=""))
+    result = cli("check", "--no-cache", "--output-format", output_format, ".", cwd=project)
+    output = result.stdout.decode("utf-8")
+    assert result.returncode == 1, result.stderr
+    assert "plain.py" in output
+    if output_format == "sarif":
+        uris = [
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(output)["runs"][0]["results"]
+        ]
+        assert "caf%E9.py" in uris
+    elif output_format == "json":
+        assert any(d["filename"].endswith("caf\ufffd.py") for d in json.loads(output))
+    else:
+        assert "caf\ufffd.py" in output
+    if output_format == "full":
+        assert "scheduler.step()" in output.split("caf\ufffd.py", 1)[1]
+
+
+@pytest.mark.parametrize("output_format", ["concise", "full", "json", "sarif", "github"])
+def test_console_that_cannot_encode_a_name_keeps_the_report(project, output_format):
+    write(project / "λ_model.py", PER_BATCH_SCHEDULER.format(noqa=""))
+    write(project / "plain.py", PER_BATCH_SCHEDULER.format(noqa=""))
+    result = cli(
+        "check",
+        "--no-cache",
+        "--output-format",
+        output_format,
+        ".",
+        cwd=project,
+        env={"PYTHONIOENCODING": "cp1252"},
+    )
+    assert result.returncode == 1, result.stderr
+    output = result.stdout.decode("cp1252")
+    assert "plain.py" in output and "_model.py" in output
+    assert "Traceback" not in result.stderr.decode("cp1252", "replace")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_device_and_fifo_behind_python_names_do_not_hang(project):
+    write(project / "train.py", PER_BATCH_SCHEDULER.format(noqa=""))
+    os.symlink("/dev/zero", project / "zero.py")
+    os.mkfifo(project / "pipe.py")
+    for args in (["."], ["zero.py", "pipe.py", "train.py"], ["--output-format", "full", "."]):
+        result = cli("check", "--no-cache", *args, cwd=project)
+        output = result.stdout.decode()
+        assert result.returncode == 1, result.stderr
+        assert "train.py:10:13: TL006" in output
+        assert "zero.py:1:1: TL000" in output and "character device" in output
+        assert "pipe.py:1:1: TL000" in output and "FIFO" in output
+
+
+def test_symlink_loops_end_quickly(project):
+    for name in ("a", "b", "c"):
+        write(project / name / "train.py", PER_BATCH_SCHEDULER.format(noqa=""))
+    for name in ("a", "b", "c"):
+        for other in {"a", "b", "c"} - {name}:
+            os.symlink(f"../{other}", project / name / f"to_{other}")
+    result = cli("check", "--no-cache", "--output-format", "json", ".", cwd=project)
+    assert result.returncode == 1
+    assert len(json.loads(result.stdout)) == 3
+
+
+def test_deep_chain_among_many_files_costs_one_file(project):
+    for index in range(12):
+        write(project / f"m{index:02d}.py", PER_BATCH_SCHEDULER.format(noqa=""))
+    # Text a rule looks for, so that the file goes on to libcst.
+    chain = PER_BATCH_SCHEDULER.format(noqa="") + "y = " + " + ".join(["y"] * 7000) + "\n"
+    write(project / "chain.py", chain)
+    result = cli("check", "--no-cache", "--jobs", "2", "--output-format", "json", ".", cwd=project)
+    assert result.returncode == 1, result.stderr
+    found = json.loads(result.stdout)
+    assert sum(d["code"] == "TL006" for d in found) == 12
+    [chain] = [d for d in found if d["filename"].endswith("chain.py")]
+    assert chain["code"] == "TL0002"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs fork")
+def test_a_worker_that_dies_costs_one_named_file(project, monkeypatch):
+    import signal
+
+    from torchlint import runner
+    from torchlint.registry import rule_index
+
+    original = runner.check_bytes
+
+    def dies_on_marker(data, path, selection):
+        if b"KILL_THE_WORKER" in data:
+            import faulthandler
+
+            faulthandler.disable()  # pytest's would print the dying worker's stack
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return original(data, path, selection)
+
+    monkeypatch.setattr(runner, "check_bytes", dies_on_marker)
+    files = []
+    for index in range(20):
+        body = PER_BATCH_SCHEDULER.format(noqa="") if index != 7 else "# KILL_THE_WORKER\n"
+        files.append((f"m{index:02d}.py", str(write(project / f"m{index:02d}.py", body))))
+    codes = tuple(rule.code for rule in rule_index())
+    job = runner.CheckJob(codes, {code: {} for code in codes}, True, None, "test")
+    found = runner.check_files(files, job, jobs=2)
+    assert sum(d.code == "TL006" for d in found) == 19
+    [crash] = [d for d in found if d.code == "TL999"]
+    assert crash.path == "m07.py"
+    assert "SIGSEGV" in crash.message and "killed its worker process" in crash.message
+
+
+def test_wrong_option_item_type_exits_2_naming_file_and_key(project):
+    write(project / "train.py", PER_BATCH_SCHEDULER.format(noqa=""))
+    write(
+        project / "pyproject.toml",
+        "[tool.torchlint.rules.TL005]\nprimary-loss-names = [1, 2]\n",
+    )
+    result = run("check", "--no-cache", ".")
+    assert result.exit_code == 2
+    assert "internal error" not in result.output
+    assert "pyproject.toml: [tool.torchlint.rules.TL005] 'primary-loss-names'" in result.output
+
+
+def test_confirm_progress_is_a_click_progress_bar_per_rule(monkeypatch):
+    import io
+
+    from torchlint.runtime.cli import _Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    progress = _Progress(True)
+    for code in ("TL001", "TL002"):
+        for done in range(5):
+            progress(code, done, 4)
+    progress.close()
+    shown = terminal.getvalue()
+    assert "TL001" in shown and "TL002" in shown and shown.count("4/4") == 2
+    silent = _Progress(False)
+    silent("TL001", 1, 4)
+    silent.close()

@@ -318,3 +318,118 @@ def test_command_line_selector_is_validated(project):
 
 def test_unknown_override_key(project):
     assert "unknown command-line setting 'colour'" in error_of(["."], overrides={"colour": 1})
+
+
+class RampedLoss(Rule):
+    code = "TL005"
+    name = "ramped-primary-loss"
+    summary = "a ramp on the primary loss"
+    options = {"primary-loss-names": RuleOption(list, ["recon", "rec"], "names of the main term")}
+
+
+@pytest.fixture
+def with_list_option(monkeypatch):
+    rules = (SigmoidAfterResidual, ZeroLearningRate, RampedLoss)
+    monkeypatch.setattr(torchlint.registry, "all_rules", lambda: rules)
+    monkeypatch.setattr(torchlint.registry, "rule_index", lambda: rules)
+
+
+@pytest.mark.parametrize(
+    ("value", "item"),
+    [("[1, 2]", "item 1 is an integer (1)"), ('["recon", true]', "item 2 is a boolean (true)")],
+)
+def test_list_option_items_have_the_type_of_the_default(project, with_list_option, value, item):
+    table = f"[tool.torchlint.rules.TL005]\nprimary-loss-names = {value}\n"
+    write(project / "pyproject.toml", table)
+    message = error_of(["."])
+    assert message.startswith("pyproject.toml: [tool.torchlint.rules.TL005] 'primary-loss-names'")
+    assert "must be a list of strings" in message and item in message
+
+
+def test_deeply_nested_toml_names_the_file(project):
+    import subprocess
+    import sys
+
+    write(project / "pyproject.toml", "[tool.torchlint]\nselect = " + "[" * 5000 + "]" * 5000)
+    # A process of its own: the recursion limit is the interpreter's default
+    # there, as when torchlint starts (tests that ran the engine raised it).
+    result = subprocess.run(
+        [sys.executable, "-m", "torchlint", "check", "--no-cache", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("torchlint: error: pyproject.toml: invalid TOML"), result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_deeply_nested_option_value_names_the_key(project):
+    nested = "[" * 400 + "]" * 400
+    write(project / "torchlint.toml", f"[rules.TL001]\nmax-depth = {nested}\n")
+    message = error_of(["."])
+    assert "'max-depth' must be an integer" in message
+
+
+@pytest.mark.parametrize("key", ["exclude", "extend-exclude"])
+def test_invalid_glob_is_an_error(project, key):
+    write(project / "pyproject.toml", f'[tool.torchlint]\n{key} = ["src/[abc"]\n')
+    assert f"'{key}': 'src/[abc': invalid pattern" in error_of(["."])
+    assert "invalid pattern" in error_of(["."], overrides={key.replace("-", "_"): ["[x"]})
+
+
+def test_engine_codes_can_be_ignored_per_file(project):
+    write(project / "pyproject.toml", '[tool.torchlint.per-file-ignores]\n"gen/*" = ["TL000"]\n')
+    assert load_settings(["."], None, {}).per_file_ignores == {"gen/*": ["TL000"]}
+
+
+# Each table, and whether the loader accepts it: the JSON Schema must agree.
+SCHEMA_CASES = [
+    ('select = ["TL001"]\nextend-select = ["TL0"]\nignore = ["ALL"]', True),
+    ('select = "TL001"', False),
+    ("select = [1]", False),
+    ('exclude = ["build", "src/**/gen"]\nextend-exclude = []', True),
+    ("exclude = [true]", False),
+    ("respect-gitignore = false\nforce-exclude = true", True),
+    ('respect-gitignore = "no"', False),
+    ('cache-dir = ".cache"', True),
+    ('cache-dir = ""', False),
+    ("cache-dir = 3", False),
+    ("frobnicate = 1", False),
+    ('[per-file-ignores]\n"tests/**" = ["TL001"]', True),
+    ('[per-file-ignores]\n"tests/**" = "TL001"', False),
+    ("per-file-ignores = []", False),
+    ("[rules.TL001]\nmax-depth = 4\nthreshold = 1", True),
+    ("[rules.TL001]\nmax-depth = true", False),
+    ('[rules.TL001]\nmax-depth = "3"', False),
+    ("[rules.TL001]\nmax-dept = 3", False),
+    ('[rules.TL005]\nprimary-loss-names = ["recon"]', True),
+    ("[rules.TL005]\nprimary-loss-names = [1, 2]", False),
+    ('[rules.TL005]\nprimary-loss-names = "recon"', False),
+    ("[rules.TL002]\nstrict = true", False),
+    ("rules = 3", False),
+]
+
+
+@pytest.mark.parametrize(("body", "accepted"), SCHEMA_CASES)
+def test_json_schema_accepts_what_the_loader_accepts(project, with_list_option, body, accepted):
+    import sys
+
+    import jsonschema
+
+    from torchlint.config import json_schema
+
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    write(project / "torchlint.toml", body + "\n")
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    table = tomllib.loads(body + "\n")
+    assert jsonschema.Draft202012Validator(schema).is_valid(table) is accepted
+    if accepted:
+        load_settings(["."], None, {})
+    else:
+        error_of(["."])

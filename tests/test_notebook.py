@@ -341,6 +341,7 @@ def test_excludes_per_file_ignores_and_gitignore_apply_to_notebooks(project):
     shutil.copy(LR_DECAY, project / "a.ipynb")
     shutil.copy(LR_DECAY, project / "b.ipynb")
     shutil.copy(LR_DECAY, project / "c.ipynb")
+    (project / ".git").mkdir()  # .gitignore counts inside a git repository, as git reads it
     (project / ".gitignore").write_text("c.ipynb\n")
     (project / "pyproject.toml").write_text(
         '[tool.torchlint]\nextend-exclude = ["a.ipynb"]\n'

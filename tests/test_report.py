@@ -221,7 +221,7 @@ def test_sarif_content(project):
     assert driver["name"] == "torchlint"
     assert driver["version"] == torchlint.__version__
     ids = [rule["id"] for rule in driver["rules"]]
-    assert ids == ["TL001", "TL002", "TL000", "TL999"]
+    assert ids == ["TL001", "TL002", "TL000", "TL0001", "TL0002", "TL0003", "TL999"]
     tl001 = driver["rules"][0]
     assert tl001["name"] == "sigmoid-after-residual"
     assert tl001["shortDescription"]["text"].startswith("sigmoid after a residual")

@@ -18,11 +18,28 @@ OUTPUT_FORMATS = ("concise", "full", "json", "sarif", "github")
 EXIT_OK, EXIT_FINDINGS, EXIT_FAILURE = 0, 1, 2
 
 
-def _split_codes(values: tuple[str, ...]) -> list[str] | None:
-    """``--select TL001,TL002 --select TL0`` -> ``["TL001", "TL002", "TL0"]``."""
+class UsageError(Exception):
+    """A command line that cannot mean anything (exit 2)."""
+
+
+def _split_codes(values: tuple[str, ...], option: str) -> list[str] | None:
+    """``--select TL001,TL002 --select TL0`` -> ``["TL001", "TL002", "TL0"]``.
+
+    An empty value (``--select ''``, ``--select TL001,``) is an error, as in
+    ruff: checking nothing and passing is never what was meant.
+    """
     if not values:
         return None
-    return [part.strip().upper() for value in values for part in value.split(",") if part.strip()]
+    codes = []
+    for value in values:
+        for part in value.split(","):
+            if not part.strip():
+                raise UsageError(
+                    f"{option} {value!r}: an empty rule selector; give codes or prefixes "
+                    "such as TL001 or TL"
+                )
+            codes.append(part.strip().upper())
+    return codes
 
 
 class _Group(click.Group):
@@ -72,6 +89,16 @@ def main() -> None:
 @click.option("--extend-select", multiple=True, help="Rule codes or prefixes to add.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to skip.")
 @click.option(
+    "--exclude",
+    multiple=True,
+    help="Glob patterns of files and folders to skip (replaces the configured list).",
+)
+@click.option(
+    "--extend-exclude",
+    multiple=True,
+    help="Glob patterns of files and folders to skip, added to the configured ones.",
+)
+@click.option(
     "--output-format",
     type=click.Choice(OUTPUT_FORMATS),
     default="concise",
@@ -100,7 +127,10 @@ def main() -> None:
     help="Apply excludes also to files named explicitly (as pre-commit passes them).",
 )
 @click.option("--statistics", is_flag=True, help="Print the number of findings per code.")
-@click.option("--stdin-filename", help="The name to report for code read from stdin ('-').")
+@click.option(
+    "--stdin-filename",
+    help="Read the code from standard input and report it under this name.",
+)
 @click.option(
     "--no-prefilter",
     is_flag=True,
@@ -111,6 +141,9 @@ def check(**options) -> None:
     """Lint PATHS (files or folders; default '.', '-' for stdin)."""
     try:
         code = _check(**options)
+    except UsageError as exc:
+        click.echo(f"torchlint: error: {exc}", err=True)
+        code = EXIT_FAILURE
     except KeyboardInterrupt:
         code = EXIT_FAILURE
     sys.exit(code)
@@ -122,6 +155,8 @@ def _check(
     select,
     extend_select,
     ignore,
+    exclude,
+    extend_exclude,
     output_format,
     exit_zero,
     fix,
@@ -136,12 +171,22 @@ def _check(
     no_prefilter,
 ) -> int:
     """Run ``torchlint check`` with the command line's options; returns the exit code."""
-    paths = list(paths) or ["."]
-    select, extend_select, ignore = map(_split_codes, (select, extend_select, ignore))
+    select = _split_codes(select, "--select")
+    extend_select = _split_codes(extend_select, "--extend-select")
+    ignore = _split_codes(ignore, "--ignore")
     use_cache, use_prefilter = not no_cache, not no_prefilter
     from torchlint.config import ConfigError, load_settings
 
-    reads_stdin = paths == ["-"]
+    # As in ruff, a file name for standard input means the code comes from
+    # there, with or without `-`; other paths are then left alone.
+    reads_stdin = list(paths) == ["-"] or stdin_filename is not None
+    if stdin_filename is not None and any(path != "-" for path in paths):
+        others = ", ".join(path for path in paths if path != "-")
+        click.echo(
+            f"torchlint: warning: reading standard input (--stdin-filename); ignoring {others}",
+            err=True,
+        )
+    paths = list(paths) or ["."]
     config_anchor = [stdin_filename] if reads_stdin and stdin_filename else paths
     try:
         settings = load_settings(
@@ -151,6 +196,8 @@ def _check(
                 "select": select,
                 "extend_select": extend_select,
                 "ignore": ignore,
+                "exclude": list(exclude) or None,
+                "extend_exclude": list(extend_exclude) or None,
                 "force_exclude": force_exclude,
             },
         )
@@ -183,10 +230,14 @@ def _check(
         if settings.force_exclude and stdin_filename and is_excluded(stdin_filename, settings):
             diagnostics = []
         else:
-            from torchlint.engine import check_bytes
+            from torchlint.engine import NotAnalysable, check_bytes, read_stream
 
-            stdin_data = sys.stdin.buffer.read()
-            diagnostics = check_bytes(stdin_data, display, job.selection())
+            try:
+                stdin_data = read_stream(sys.stdin.buffer)
+            except NotAnalysable as exc:
+                diagnostics = [exc.diagnostic(display)]
+            else:
+                diagnostics = check_bytes(stdin_data, display, job.selection())
         problems = []
         files = [(display, None)]
     else:
@@ -195,7 +246,10 @@ def _check(
         files = found.files
         diagnostics = check_files(files, job, jobs)
 
-    diagnostics = [d for d in [*problems, *diagnostics] if kept(d)]
+    diagnostics = [*problems, *diagnostics]
+    if settings.per_file_ignores:
+        # Compiled once, and each file's answer computed once (not per finding).
+        diagnostics = [d for d in diagnostics if kept(d)]
     if fix or diff:
         from torchlint.fix import apply_fixes
 
@@ -223,15 +277,16 @@ def _check(
         output = None
         fixed = None
 
-    from torchlint.report import render
-    from torchlint.report import statistics as render_statistics
+    from torchlint.report import render_to_stream
 
-    out = output or click.get_text_stream("stdout")
-    if statistics:
-        out.write(render_statistics(diagnostics))
-    else:
-        render(diagnostics, output_format, out, fixed=fixed, unsafe_fixes=unsafe_fixes)
-    out.flush()
+    out = output or sys.stdout
+    render_to_stream(
+        diagnostics,
+        "statistics" if statistics else output_format,
+        out,
+        fixed=fixed,
+        unsafe_fixes=unsafe_fixes,
+    )
 
     if any(d.is_internal_error for d in diagnostics):
         return EXIT_FAILURE

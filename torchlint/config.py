@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,36 @@ PYPROJECT = "pyproject.toml"
 # `.ruff.toml` > `ruff.toml` > `pyproject.toml`.
 CONFIG_FILE_NAMES = (".torchlint.toml", "torchlint.toml", PYPROJECT)
 
-# kebab-case key in the file -> expected type, in words for error messages.
-_LIST_KEYS = ("select", "extend-select", "ignore", "exclude", "extend-exclude")
-_KNOWN_KEYS = (
-    *_LIST_KEYS,
-    "per-file-ignores",
-    "respect-gitignore",
-    "force-exclude",
-    "rules",
-    "cache-dir",
-)
-_SELECTOR_KEYS = ("select", "extend-select", "ignore")
+
+@dataclass(frozen=True)
+class Key:
+    """One key of ``[tool.torchlint]``: the kind of value it takes and what it means.
+
+    Kinds: ``selectors`` (a list of rule codes or prefixes), ``globs`` (a
+    list of path patterns), ``bool``, ``path`` (a non-empty string),
+    ``per-file-ignores`` (a table of glob = selectors) and ``rules`` (a table
+    of rule code = table of that rule's options).
+    """
+
+    kind: str
+    description: str
+
+
+# The schema of the torchlint table.  Validation (`_apply_table`) and the JSON
+# Schema for editors (`json_schema`) are both read from here.
+SCHEMA: dict[str, Key] = {
+    "select": Key("selectors", "Rule codes or prefixes to check (TL, TL0, TL001) or ALL."),
+    "extend-select": Key("selectors", "Codes or prefixes added to select."),
+    "ignore": Key("selectors", "Codes or prefixes not to check."),
+    "exclude": Key("globs", "Files and folders never walked into (replaces the defaults)."),
+    "extend-exclude": Key("globs", "Files and folders never walked into, added to exclude."),
+    "per-file-ignores": Key("per-file-ignores", "Codes switched off in the files a glob matches."),
+    "respect-gitignore": Key("bool", "Skip what .gitignore files ignore, inside git repositories."),
+    "force-exclude": Key("bool", "Apply the excludes to paths named on the command line too."),
+    "cache-dir": Key("path", "Where results are cached; relative to the configuration's folder."),
+    "rules": Key("rules", "Options of single rules: [rules.TL00N] tables."),
+}
+_KNOWN_KEYS = tuple(SCHEMA)
 
 # Command-line overrides that load_settings understands; None means "not given".
 OVERRIDE_KEYS = (
@@ -144,42 +164,49 @@ def _parse_toml(text: str, path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         # The decoder's message already ends in "(at line L, column C)".
         raise ConfigError(f"{_display(path)}: invalid TOML: {exc}") from None
+    except RecursionError:
+        # The decoder recurses once per level of nested arrays or tables.
+        raise ConfigError(
+            f"{_display(path)}: invalid TOML: arrays or tables nested too deeply to read"
+        ) from None
 
 
 def _apply_table(settings: Settings, table: dict[str, Any], path: Path) -> None:
     where = _Where(path)
     for key in table:
-        if key not in _KNOWN_KEYS:
+        if key not in SCHEMA:
             raise ConfigError(
                 f"{where.section()} unknown key {key!r}{_suggestion(key, _KNOWN_KEYS)}"
             )
     codes = _known_codes()
-    for key in _LIST_KEYS:
-        if key in table:
-            values = _string_list(table[key], where, key)
-            if key in _SELECTOR_KEYS:
-                for value in values:
-                    _check_selector(value, codes, where.section(), key)
-            setattr(settings, key.replace("-", "_"), values)
-    if "per-file-ignores" in table:
-        settings.per_file_ignores = _per_file_ignores(table["per-file-ignores"], where, codes)
-    for key in ("respect-gitignore", "force-exclude"):
-        if key in table:
-            value = table[key]
+    for key, spec in SCHEMA.items():
+        if key not in table:
+            continue
+        value = table[key]
+        attribute = key.replace("-", "_")
+        if spec.kind == "selectors":
+            values = _string_list(value, where, key)
+            for selector in values:
+                _check_selector(selector, codes, where.section(), key)
+            setattr(settings, attribute, values)
+        elif spec.kind == "globs":
+            setattr(settings, attribute, _glob_list(value, where, key))
+        elif spec.kind == "bool":
             if not isinstance(value, bool):
                 raise ConfigError(
                     f"{where.section()} {key!r} must be true or false, not {_shown(value)}"
                 )
-            setattr(settings, key.replace("-", "_"), value)
-    if "cache-dir" in table:
-        value = table["cache-dir"]
-        if not isinstance(value, str) or not value:
-            raise ConfigError(
-                f"{where.section()} 'cache-dir' must be a path (a string), not {_shown(value)}"
-            )
-        settings.cache_dir = settings.root / os.path.expanduser(value)
-    if "rules" in table:
-        settings.rule_options = _rule_options(table["rules"], where)
+            setattr(settings, attribute, value)
+        elif spec.kind == "path":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(
+                    f"{where.section()} {key!r} must be a path (a string), not {_shown(value)}"
+                )
+            settings.cache_dir = settings.root / os.path.expanduser(value)
+        elif spec.kind == "per-file-ignores":
+            settings.per_file_ignores = _per_file_ignores(value, where, codes)
+        elif spec.kind == "rules":
+            settings.rule_options = _rule_options(value, where)
 
 
 class _Where:
@@ -202,17 +229,34 @@ def _string_list(value: Any, where: _Where, key: str, *section: str) -> list[str
     return list(value)
 
 
+def _glob_list(value: Any, where: _Where, key: str, *section: str) -> list[str]:
+    from torchlint.discovery import GlobError, check_glob
+
+    patterns = _string_list(value, where, key, *section)
+    for pattern in patterns:
+        try:
+            check_glob(pattern)
+        except GlobError as exc:
+            raise ConfigError(f"{where.section(*section)} {key!r}: {pattern!r}: {exc}") from None
+    return patterns
+
+
 def _per_file_ignores(value: Any, where: _Where, codes: list[str]) -> dict[str, list[str]]:
     if not isinstance(value, dict):
         raise ConfigError(
             f"{where.section()} 'per-file-ignores' must be a table of glob = [codes], "
             f"not {_shown(value)}"
         )
+    # Engine codes (TL000, TL0001...) may be switched off for generated files.
+    from torchlint.diagnostics import ENGINE_CODE_NAMES
+
+    selectable = [*codes, *ENGINE_CODE_NAMES]
     result = {}
     for pattern, selectors in value.items():
+        _glob_list([pattern], where, "per-file-ignores")
         selectors = _string_list(selectors, where, pattern, "per-file-ignores")
         for selector in selectors:
-            _check_selector(selector, codes, where.section("per-file-ignores"), pattern)
+            _check_selector(selector, selectable, where.section("per-file-ignores"), pattern)
         result[pattern] = selectors
     return result
 
@@ -259,20 +303,58 @@ def _rule_option_values(rule, options: dict[str, Any], section: str) -> dict[str
                 f"its options are {', '.join(sorted(by_file_key))}"
             )
         option = rule.options[name]
-        values[name] = _coerce_option(value, option.type, f"{section} {key!r}")
+        place = f"{section} {key!r}"
+        values[name] = _coerce_option(value, option.type, place, option_item_type(option))
     return values
 
 
-def _coerce_option(value: Any, expected: type | tuple[type, ...], place: str) -> Any:
+def option_item_type(option) -> type | None:
+    """The type of each item of a list option: that of the items of its default.
+
+    ``RuleOption(list, ["recon", "rec"], ...)`` takes a list of strings; a
+    list option whose default is empty or mixed takes items of any type.
+    """
+    types = option.type if isinstance(option.type, tuple) else (option.type,)
+    default = option.default
+    if list not in types or not isinstance(default, (list, tuple)) or not default:
+        return None
+    kinds = {type(item) for item in default}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _coerce_option(
+    value: Any, expected: type | tuple[type, ...], place: str, item_type: type | None = None
+) -> Any:
     types = expected if isinstance(expected, tuple) else (expected,)
     # bool is an int in Python, but `true` is no answer to "how many steps".
     if isinstance(value, bool) and bool not in types:
         raise ConfigError(f"{place} must be {_type_names(types)}, not {_shown(value)}")
+    if isinstance(value, list) and list in types and item_type is not None:
+        for number, item in enumerate(value, start=1):
+            try:
+                _coerce_option(item, item_type, place)
+            except ConfigError:
+                raise ConfigError(
+                    f"{place} must be a list of {_plural_names(item_type)}, "
+                    f"but item {number} is {_shown(item)}"
+                ) from None
+        return [float(item) if item_type is float else item for item in value]
     if isinstance(value, types):
         return value
     if float in types and isinstance(value, int):
         return float(value)
     raise ConfigError(f"{place} must be {_type_names(types)}, not {_shown(value)}")
+
+
+def _plural_names(kind: type) -> str:
+    return {
+        bool: "true or false values",
+        int: "integers",
+        float: "numbers",
+        str: "strings",
+        list: "lists",
+        dict: "tables",
+    }.get(kind, f"{kind.__name__} values")
 
 
 def _type_names(types: tuple[type, ...]) -> str:
@@ -285,6 +367,62 @@ def _type_names(types: tuple[type, ...]) -> str:
         dict: "a table",
     }
     return " or ".join(words.get(t, t.__name__) for t in types)
+
+
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array"}
+
+
+def json_schema() -> dict[str, Any]:
+    """The torchlint table as a JSON Schema (draft 2020-12), built from :data:`SCHEMA`.
+
+    For editors (a ``pyproject.toml`` language server) and for the tests,
+    which check that it accepts exactly what :func:`load_settings` accepts.
+    Selectors are checked here by form only; the loader also requires each
+    one to match a registered rule.
+    """
+    from torchlint.registry import all_rules
+
+    selectors = {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^(ALL|TL[0-9]*)$"},
+    }
+    globs = {"type": "array", "items": {"type": "string", "pattern": "[^/]"}}
+    rules: dict[str, Any] = {}
+    for rule in all_rules():
+        options: dict[str, Any] = {}
+        for name, option in rule.options.items():
+            types = option.type if isinstance(option.type, tuple) else (option.type,)
+            schema: dict[str, Any] = {
+                "type": [_JSON_TYPES[t] for t in types if t in _JSON_TYPES],
+                "description": option.description,
+            }
+            item_type = option_item_type(option)
+            if item_type in _JSON_TYPES:
+                schema["items"] = {"type": _JSON_TYPES[item_type]}
+                if item_type is int:
+                    schema["items"]["not"] = {"type": "boolean"}
+            if bool not in types and {"integer", "number"} & set(schema["type"]):
+                schema["not"] = {"type": "boolean"}
+            options[name.replace("_", "-")] = schema
+        rules[rule.code] = {"type": "object", "properties": options, "additionalProperties": False}
+    kinds = {
+        "selectors": selectors,
+        "globs": globs,
+        "bool": {"type": "boolean"},
+        "path": {"type": "string", "minLength": 1},
+        "per-file-ignores": {"type": "object", "additionalProperties": selectors},
+        "rules": {"type": "object", "properties": rules, "additionalProperties": False},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "[tool.torchlint]",
+        "type": "object",
+        "properties": {
+            key: {**kinds[spec.kind], "description": spec.description}
+            for key, spec in SCHEMA.items()
+        },
+        "additionalProperties": False,
+    }
 
 
 def _known_codes() -> list[str]:
@@ -332,6 +470,15 @@ def _apply_overrides(settings: Settings, overrides: dict[str, Any]) -> None:
         settings.ignore = []
     settings.extend_select = settings.extend_select + list(given.get("extend_select", ()))
     settings.ignore = settings.ignore + list(given.get("ignore", ()))
+    from torchlint.discovery import GlobError, check_glob
+
+    for key in ("exclude", "extend_exclude"):
+        for pattern in given.get(key, ()):
+            try:
+                check_glob(pattern)
+            except GlobError as exc:
+                option = "--" + key.replace("_", "-")
+                raise ConfigError(f"command line: {option} {pattern!r}: {exc}") from None
     if "exclude" in given:
         settings.exclude = list(given["exclude"])
     settings.extend_exclude = settings.extend_exclude + list(given.get("extend_exclude", ()))
@@ -367,7 +514,10 @@ def _shown(value: Any) -> str:
         list: "a list",
         dict: "a table",
     }.get(type(value), type(value).__name__)
-    text = ("true" if value else "false") if isinstance(value, bool) else repr(value)
+    try:
+        text = ("true" if value else "false") if isinstance(value, bool) else repr(value)
+    except RecursionError:
+        text = "nested too deeply to show"
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{kind} ({text})"
@@ -381,4 +531,11 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-__all__ = ["DEFAULT_EXCLUDE", "ConfigError", "find_config", "load_settings"]
+__all__ = [
+    "DEFAULT_EXCLUDE",
+    "SCHEMA",
+    "ConfigError",
+    "find_config",
+    "json_schema",
+    "load_settings",
+]

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-# Codes of diagnostics that the engine itself emits, not a rule.
-FILE_ERROR_CODE = "TL000"  # a file that cannot be read, decoded or parsed
-INTERNAL_ERROR_CODE = "TL999"  # a rule raised while checking a file
+# Codes of diagnostics that the engine itself emits, not a rule.  The TL000
+# family is for files that were not analysed: `TL000` (a prefix of the
+# others) selects all of them in `per-file-ignores`.
+FILE_ERROR_CODE = "TL000"  # a file that cannot be read, decoded or parsed as Python
+FILE_TOO_LARGE_CODE = "TL0001"  # larger than the engine reads
+TOO_DEEPLY_NESTED_CODE = "TL0002"  # valid Python nested beyond what the checker can take
+UNSUPPORTED_SYNTAX_CODE = "TL0003"  # valid Python (CPython parses it) that libcst rejects
+INTERNAL_ERROR_CODE = "TL999"  # a rule raised, or checking the file killed its worker
+
+# name of each engine code, as rules have one
+ENGINE_CODE_NAMES = {
+    FILE_ERROR_CODE: "file-error",
+    FILE_TOO_LARGE_CODE: "file-too-large",
+    TOO_DEEPLY_NESTED_CODE: "too-deeply-nested",
+    UNSUPPORTED_SYNTAX_CODE: "unsupported-syntax",
+    INTERNAL_ERROR_CODE: "internal-error",
+}
 
 DOCS_BASE_URL = "https://torchlint.readthedocs.io/en/latest/rules"
 

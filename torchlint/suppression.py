@@ -14,6 +14,8 @@ _FILE_NOQA = re.compile(
     r"#\s*torchlint:\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.I
 )
 _CODE = re.compile(r"[A-Z]+[0-9]+", re.I)
+# The cheap test for "may this file have a noqa comment at all", in any case.
+_ANY_NOQA = re.compile("noqa", re.I)
 
 ALL = frozenset({"*"})
 
@@ -47,9 +49,10 @@ def parse_suppressions(source: str) -> Suppressions:
     """Collect the ``noqa`` comments of ``source``.
 
     Only real comments count (found with :mod:`tokenize`), never ``# noqa``
-    inside a string.  A file without the word ``noqa`` is not tokenized.
+    inside a string.  A file without the word ``noqa`` (in any case: ``NoQA``
+    counts, as in ruff) is not tokenized.
     """
-    if "noqa" not in source and "NOQA" not in source:
+    if _ANY_NOQA.search(source) is None:
         return Suppressions()
     file_codes: set[str] = set()
     by_line: dict[int, frozenset[str]] = {}

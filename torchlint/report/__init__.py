@@ -9,6 +9,8 @@ can be piped or redirected to a file as is.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 from collections import Counter
 from typing import TYPE_CHECKING, Callable, TextIO
 
@@ -38,7 +40,31 @@ def render(
     formats mark findings that ``--fix`` would fix (``unsafe_fixes``: also
     the unsafe ones) with ``[*]``; ``fixed`` is how many ``--fix`` fixed
     (None when it did not run).  Raises ``ValueError`` for an unknown format.
+
+    A path that is not valid UTF-8 (a file name with a stray byte) is written
+    with replacement characters, as ruff does: every format prints, and
+    ``sarif`` percent-encodes the original bytes in its URIs.
     """
+    if output_format != "sarif":
+        originals = {}
+        shown = []
+        for diagnostic in diagnostics:
+            printable_diagnostic = _printable_diagnostic(diagnostic)
+            originals[printable_diagnostic.path] = diagnostic.path
+            shown.append(printable_diagnostic)
+        if any(d is not o for d, o in zip(shown, diagnostics)):
+            reader = show_source
+            if output_format == "full":
+
+                def show_source(path: str) -> str | None:
+                    original = originals.get(path, path)
+                    if reader is not None:
+                        return reader(original)
+                    from torchlint.report.text import read_source
+
+                    return read_source(original)
+
+            diagnostics = shown
     fixes = {"fixed": fixed, "unsafe_fixes": unsafe_fixes}
     if output_format == "concise":
         from torchlint.report.text import render_concise
@@ -64,6 +90,57 @@ def render(
         raise ValueError(
             f"unknown output format {output_format!r}; expected one of {', '.join(FORMATS)}"
         )
+
+
+def render_to_stream(
+    diagnostics: list[Diagnostic],
+    output_format: str,
+    stream: TextIO,
+    *,
+    fixed: int | None = None,
+    unsafe_fixes: bool = False,
+) -> None:
+    """:func:`render` (or ``"statistics"``) to a console stream that may not take every character.
+
+    The report is built first, then written in the stream's encoding with
+    ``?`` for what it cannot encode (a ``λ`` in a path on a cp1252 console),
+    so that nothing is lost but those characters.
+    """
+    buffer = io.StringIO()
+    if output_format == "statistics":
+        buffer.write(statistics([_printable_diagnostic(d) for d in diagnostics]))
+    else:
+        render(diagnostics, output_format, buffer, fixed=fixed, unsafe_fixes=unsafe_fixes)
+    text = buffer.getvalue()
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        text = text.encode(encoding, "replace").decode(encoding)
+    except LookupError:
+        pass
+    stream.write(text)
+    stream.flush()
+
+
+def printable(text: str) -> str:
+    """``text`` with each byte that was not valid UTF-8 (a surrogate escape) as U+FFFD."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        # A surrogate that no decoder wrote: replace it as well.
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _printable_diagnostic(diagnostic: Diagnostic) -> Diagnostic:
+    changes = {
+        name: printable(getattr(diagnostic, name))
+        for name in ("path", "message", "fix_hint")
+        if printable(getattr(diagnostic, name)) != getattr(diagnostic, name)
+    }
+    return dataclasses.replace(diagnostic, **changes) if changes else diagnostic
 
 
 def statistics(diagnostics: list[Diagnostic]) -> str:
@@ -120,4 +197,12 @@ def fixable_line(diagnostics: list[Diagnostic], unsafe_fixes: bool = False) -> s
     return line + "."
 
 
-__all__ = ["FORMATS", "fixable_line", "render", "statistics", "summary_line"]
+__all__ = [
+    "FORMATS",
+    "fixable_line",
+    "printable",
+    "render",
+    "render_to_stream",
+    "statistics",
+    "summary_line",
+]

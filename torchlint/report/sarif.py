@@ -13,7 +13,8 @@ import os
 from typing import TYPE_CHECKING, Any, TextIO
 
 import torchlint
-from torchlint.diagnostics import DOCS_BASE_URL, FILE_ERROR_CODE, INTERNAL_ERROR_CODE
+from torchlint.diagnostics import DOCS_BASE_URL, ENGINE_CODE_NAMES
+from torchlint.report import printable
 
 if TYPE_CHECKING:
     from torchlint.diagnostics import Diagnostic
@@ -25,18 +26,33 @@ SOURCE_ROOT_ID = "%SRCROOT%"
 
 _LEVEL_OF_SEVERITY = {"error": "error", "warning": "warning", "info": "note"}
 
-# Codes that the engine emits itself, described like rules.
-ENGINE_CODES = {
-    FILE_ERROR_CODE: (
-        "file-error",
+# Codes that the engine emits itself, described like rules: (summary, help).
+_ENGINE_CODE_TEXTS = {
+    "TL000": (
         "A file could not be read, decoded or parsed, so it was not checked.",
         "Fix the path, the file's encoding (UTF-8 or a PEP 263 declaration) or its syntax.",
     ),
-    INTERNAL_ERROR_CODE: (
-        "internal-error",
-        "A rule crashed on this file; the other rules still checked it.",
+    "TL0001": (
+        "A file is larger than torchlint reads, so it was not checked.",
+        "Exclude generated files, or split the module.",
+    ),
+    "TL0002": (
+        "A file holds an expression nested too deeply to check, so it was not checked.",
+        "Build long chains (`a + b + ...`) with sum() or a loop, or exclude generated files.",
+    ),
+    "TL0003": (
+        "A file is valid Python that libcst cannot parse, so it was not checked.",
+        "Please report the construct; rewriting it (e.g. removing a form feed) lets "
+        "torchlint check the file.",
+    ),
+    "TL999": (
+        "A rule crashed on this file, or checking it killed its worker process.",
         "Please report this with the file (or a reduced copy) that triggers it.",
     ),
+}
+ENGINE_CODES = {
+    code: (ENGINE_CODE_NAMES[code], summary, hint)
+    for code, (summary, hint) in _ENGINE_CODE_TEXTS.items()
 }
 
 
@@ -93,7 +109,9 @@ def artifact_location(path: str) -> dict[str, str]:
     cwd = os.getcwd()
     relative = os.path.relpath(absolute, cwd) if _is_under(absolute, cwd) else None
     if relative is not None:
-        return {"uri": quote(relative.replace(os.sep, "/")), "uriBaseId": SOURCE_ROOT_ID}
+        # A name that is not valid UTF-8 keeps its original bytes, percent-encoded.
+        uri = quote(relative.replace(os.sep, "/"), errors="surrogateescape")
+        return {"uri": uri, "uriBaseId": SOURCE_ROOT_ID}
     return {"uri": _file_uri(absolute)}
 
 
@@ -107,7 +125,7 @@ def _file_uri(absolute: str) -> str:
     posix = absolute.replace(os.sep, "/")
     if not posix.startswith("/"):
         posix = "/" + posix  # a Windows drive: file:///C:/...
-    return "file://" + quote(posix, safe="/:")
+    return "file://" + quote(posix, safe="/:", errors="surrogateescape")
 
 
 def sarif_log(diagnostics: list[Diagnostic]) -> dict[str, Any]:
@@ -191,7 +209,7 @@ def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, Any]:
         "ruleId": d.code,
         "ruleIndex": rule_index,
         "level": _LEVEL_OF_SEVERITY.get(d.severity, "error"),
-        "message": {"text": d.message},
+        "message": {"text": printable(d.message)},
         "locations": [
             {
                 "physicalLocation": {

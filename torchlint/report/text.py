@@ -118,14 +118,20 @@ class _SourceLines:
 
 
 def read_source(path: str) -> str | None:
-    """The text of the file at ``path`` decoded as the engine decodes it; None if unreadable."""
+    """The text of the file at ``path`` decoded as the engine decodes it; None if unreadable.
+
+    Read as the engine reads files: a FIFO or a device (``/dev/zero`` behind a
+    ``.py`` link) is never opened for reading, and a file over the size cap
+    has no snippet.
+    """
     import io
     import tokenize
 
+    from torchlint.engine import NotAnalysable, read_source_file
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
+        data, _ = read_source_file(path)
+    except (OSError, NotAnalysable):
         return None
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
