@@ -35,7 +35,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-RULE_CODES = ("TL001", "TL002", "TL003", "TL004", "TL005", "TL006")
+
+
+def _rule_codes() -> tuple[str, ...]:
+    """Every rule torchlint ships, read from its rule modules (no hard-coded list)."""
+    from torchlint.rules import discover
+
+    return tuple(entry.code for entry in discover())
+
+
+RULE_CODES = _rule_codes()
 FILE_ERROR = "TL000"
 NEAR = 3  # lines either side of a labelled line that still count as "there"
 VERDICTS = ("true", "false", "debatable")
