@@ -14,6 +14,7 @@ from torchlint.semantics.loops import classify_loop
 from torchlint.semantics.steps import (
     MODE_CALLS,
     StepEvent,
+    builds_optimizer,
     compatible,
     cyclic_after,
     enclosing_run,
@@ -186,7 +187,9 @@ class EvalModeLeak(Rule):
     epoch. The end-of-epoch `eval_model` calls of the same loops stay quiet (the next epoch
     starts with `model.train()`), and so do nanoGPT's `estimate_loss()`, Pytorch-UNet's
     `evaluate()` (it ends with `net.train()`) and the RT-DETR trainer (`model.train()` at the
-    top of each epoch, through a `DataParallel` alias).
+    top of each epoch, through a `DataParallel` alias). On the PyPI corpus, timm's
+    `task.train() if mode else task.eval()` test loop was flagged and is now quiet: the two
+    arms of a conditional expression are branches, as the two arms of an `if` are.
     """
 
     code = "TL009"
@@ -307,7 +310,7 @@ class ClassificationModel:
         last = callee_last(node)
         if last in ("parameters", "named_parameters") and isinstance(node.func, cst.Attribute):
             for ancestor in self.context.ancestors(node):
-                if isinstance(ancestor, cst.Call) and _builds_optimizer(ancestor):
+                if isinstance(ancestor, cst.Call) and builds_optimizer(ancestor):
                     self._add_trained(node.func.value)
                     break
                 if isinstance(ancestor, cst.BaseStatement):
@@ -496,16 +499,3 @@ def _same_model(first: StepEvent, second: StepEvent) -> bool:
     if first.receiver == second.receiver:
         return True
     return first.receiver.rsplit(".", 1)[-1] == second.receiver.rsplit(".", 1)[-1]
-
-
-_OPTIMIZER_CLASS_WORDS = frozenset(
-    {"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam"}
-    | {"lbfgs", "lion", "lamb", "adafactor", "optim", "optimizer", "optimiser"}
-)
-
-
-def _builds_optimizer(call: cst.Call) -> bool:
-    """``torch.optim.SGD(...)``, ``AdamW(...)``, ``build_optimizer(...)``."""
-    name = callee_last(call) or ""
-    words = {name.lower(), *identifier_words(name)}
-    return bool(words & _OPTIMIZER_CLASS_WORDS)

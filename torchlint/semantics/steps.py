@@ -160,6 +160,43 @@ def cyclic_before(events: list[StepEvent], index: int, run: tuple[int, int]):
     yield from ((i, events[i], True) for i in range(end - 1, index, -1))
 
 
+_OPTIMIZER_CLASS_WORDS = frozenset(
+    {"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam"}
+    | {"lbfgs", "lion", "lamb", "adafactor", "optim", "optimizer", "optimiser"}
+)
+#: Calls whose result is a new tensor, with its own ``.grad`` (none yet).
+FRESH_TENSOR_CALLS = frozenset(
+    {"detach", "clone", "tensor", "zeros", "ones", "empty", "full", "rand", "randn", "randint"}
+    | {"zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like"}
+)
+
+
+def builds_optimizer(call: cst.Call) -> bool:
+    """``torch.optim.SGD(...)``, ``AdamW(...)``, ``build_optimizer(...)``."""
+    name = callee_last(call) or ""
+    words = {name.lower(), *identifier_words(name)}
+    return bool(words & _OPTIMIZER_CLASS_WORDS)
+
+
+def makes_new_tensor(expr: cst.BaseExpression) -> bool:
+    """``x.detach().clone()``, ``codes.detach().requires_grad_()``, ``torch.zeros(...)``.
+
+    Somewhere along the call chain a new tensor is made, so what the
+    expression gives is not a tensor that already had a gradient.
+    """
+    node = expr
+    while node is not None:
+        if isinstance(node, cst.Call):
+            if callee_last(node) in FRESH_TENSOR_CALLS:
+                return True
+            node = node.func.value if isinstance(node.func, cst.Attribute) else None
+        elif isinstance(node, cst.Attribute):
+            node = node.value
+        else:
+            return False
+    return False
+
+
 def is_optimizer_name(key: str | None) -> bool:
     """``optimizer``, ``self.opt_g``, ``optimizerD``: the last name reads as an optimizer."""
     if not key:
@@ -418,6 +455,12 @@ class _Flattener:
     def expression(self, expr, frame, guards, chain, depth, visiting) -> None:
         """Calls in ``expr`` in evaluation order: receivers and arguments before the call."""
         if isinstance(expr, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+            return
+        if isinstance(expr, cst.IfExp):
+            # `a() if c else b()`: the test always runs, each arm on its own branch
+            self.expression(expr.test, frame, guards, chain, depth, visiting)
+            for branch, arm in enumerate((expr.body, expr.orelse)):
+                self.expression(arm, frame, (*guards, (expr, branch)), chain, depth, visiting)
             return
         for child in iter_children(expr):
             self.expression(child, frame, guards, chain, depth, visiting)
