@@ -225,3 +225,32 @@ def test_apply_edits_positions_and_overlaps():
         apply_edits(text, [Edit(1, 1, 1, 4, "x"), Edit(1, 2, 1, 3, "y")])
     with pytest.raises(ValueError, match="outside"):
         apply_edits(text, [Edit(9, 1, 9, 1, "x")])
+
+
+DECORATED = """\
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+# The head of the model.
+
+@torch.jit.ignore
+@register(
+    name="head",
+    kind="classifier",
+)
+class Head(nn.Module):
+    def forward(self, x):
+        return F.dropout(x, p=0.5)
+
+
+x = 1; y = F.dropout(x)  # a line of two statements
+"""
+
+
+def test_fix_lands_on_the_right_line_under_comments_and_decorators(project):
+    (project / "head.py").write_text(DECORATED, encoding="utf-8")
+    run("check", "--no-cache", "--fix", "head.py")
+    expected = DECORATED.replace("F.dropout(x, p=0.5)", "F.dropout(x, p=0.5, " + TRAINING + ")")
+    assert (project / "head.py").read_text(encoding="utf-8") == expected

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import gc
 import io
 import os
@@ -493,7 +494,11 @@ def _finish(context, crashes, statement_starts: list[int] | None = None) -> list
                 name=report.name,
                 message=report.message,
                 fix_hint=report.fix_hint,
-                fix=_fix_of(report, context, suppressions) if report.fix is not None else None,
+                fix=(
+                    _fix_of(report, context, suppressions, positions)
+                    if report.fix is not None
+                    else None
+                ),
             )
         )
     for rule, node, exc in crashes:
@@ -517,32 +522,59 @@ def _finish(context, crashes, statement_starts: list[int] | None = None) -> list
     return diagnostics
 
 
-def _fix_of(report: Report, context, suppressions) -> DiagnosticFix | None:
+def _fix_of(report: Report, context, suppressions, positions) -> DiagnosticFix | None:
     """The fix a report offers, as text edits of the file; None if it cannot be offered.
 
-    The module is rewritten with libcst (the target node replaced, everything
-    else as parsed) and the edit is the span where the new text differs, so it
-    keeps the surrounding formatting, comments and indentation exactly.  A fix
-    that would edit a line carrying a ``# noqa`` comment is not offered: such
-    lines are the author's, whatever codes they name.
+    The top-level statement that holds the target is rewritten with libcst
+    (the target node replaced, everything else as parsed) and the edit is the
+    span where its new text differs, so it keeps the surrounding formatting,
+    comments and indentation exactly.  Only that statement is printed again:
+    printing the whole module for each fix made a large file's fixes cost the
+    square of its size.  A fix that would edit a line carrying a ``# noqa``
+    comment is not offered: such lines are the author's, whatever codes they
+    name.
     """
     fix = report.fix
     target = fix.target if fix.target is not None else report.node
     module = context.module
+    top = positions.top_statement(target)
+    top_range = positions.get(top) if top is not None else None
     try:
-        new_code = module.deep_replace(target, fix.replacement).code
+        if top_range is None:
+            old_code, new_code, first_row = (
+                module.code,
+                module.deep_replace(target, fix.replacement).code,
+                1,
+            )
+        else:
+            old_code = module.code_for_node(top)
+            new_code = module.code_for_node(top.deep_replace(target, fix.replacement))
+            first_row = top_range.start.line - _lines_before_start(module, top, old_code)
     except Exception:
         # A replacement that does not fit its place (a rule bug): offer no fix,
         # the finding itself stands.
         return None
-    old_code = module.code
     if new_code == old_code:
         return None
     edit = _difference(old_code, new_code)
+    shift = first_row - 1
+    edit = dataclasses.replace(edit, row=edit.row + shift, end_row=edit.end_row + shift)
     noqa_rows = suppressions.by_line
     if any(row in noqa_rows for row in range(edit.row, edit.end_row + 1)):
         return None
     return DiagnosticFix(applicability=fix.applicability, message=fix.message, edits=(edit,))
+
+
+def _lines_before_start(module, statement, code: str) -> int:
+    """Lines of ``code`` (the statement's) above the line its position starts on.
+
+    Blank and comment lines before it, and for a decorated definition its
+    decorators: positions start at ``def``/``class``.
+    """
+    if getattr(statement, "decorators", None):
+        bare = module.code_for_node(statement.with_changes(leading_lines=(), decorators=()))
+        return code.count("\n") - bare.count("\n")
+    return len(statement.leading_lines)
 
 
 def _difference(old: str, new: str) -> Edit:
@@ -623,7 +655,7 @@ class StatementPositions:
         return found
 
     def _compute_for(self, node) -> None:
-        top = self._top_statement(node)
+        top = self.top_statement(node)
         if top is not None and self._start_of is not None:
             if top not in self._done:
                 self._done.add(top)
@@ -633,7 +665,8 @@ class StatementPositions:
             self._done.add(self._module)
             self._ranges.update(_positions(self._module))
 
-    def _top_statement(self, node):
+    def top_statement(self, node):
+        """The statement of the module's body that holds ``node`` (None for the module)."""
         module = self._module
         if node is module:
             return None
