@@ -14,7 +14,9 @@ from torchlint.semantics.conditions import (
     condition_atoms,
     is_categorical_or_size_check,
     is_emptiness_check,
+    is_none_comparison,
     mentions_nan_check,
+    only_clamps,
     only_raises_or_warns,
     read_back_tensor,
 )
@@ -22,7 +24,7 @@ from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.differentiable import is_differentiable_context
 from torchlint.semantics.losses import may_define_a_loss
 from torchlint.semantics.provenance import DETACHED, INPUT, UNKNOWN, value_sources
-from torchlint.semantics.tensors import tensor_confidence
+from torchlint.semantics.tensors import is_integer_valued, tensor_confidence
 from torchlint.semantics.values import lookup, scope_of
 from torchlint.semantics.vocabulary import (
     CONVERSION_CALLS,
@@ -96,12 +98,16 @@ def _tl002_compares_a_tensor(index: SyntaxIndex, settings: Mapping[str, Any]) ->
     if not has_forward and not may_define_a_loss(index):
         return False
     kinds = (ast.If, ast.While, ast.IfExp)
-    if settings.get("flag-guards"):
+    flag_guards = bool(settings.get("flag-guards"))
+    if flag_guards:
         kinds = (*kinds, ast.Assert)
     deciding = [
         node
         for node in index.nodes(*kinds)
-        if any(_may_decide(index, atom) for atom in _condition_atoms(node.test))
+        if any(
+            _may_decide(index, atom) or (flag_guards and _may_guard(atom))
+            for atom in _condition_atoms(node.test)
+        )
     ]
     if not deciding:
         return False
@@ -183,6 +189,17 @@ def _may_decide(index: SyntaxIndex, atom: ast.AST) -> bool:
         if not _never_a_tensor(index, inner):
             return True
     return False
+
+
+def _may_guard(atom: ast.AST) -> bool:
+    """With ``flag-guards``: a call (``torch.isnan(x).any()``) or an emptiness check.
+
+    A superset of the atoms ``_guard_sides`` reads: emptiness checks and
+    anything that calls a NaN check are comparisons or calls.
+    """
+    if isinstance(atom, ast.Call):
+        return True
+    return isinstance(atom, ast.Compare) and not any(isinstance(op, _MEMBERSHIP) for op in atom.ops)
 
 
 def _read_back(side: ast.AST) -> ast.AST:
@@ -681,9 +698,16 @@ def contrast_loss(a, b):
         # Cheapest first: the shape of the condition, then whether the code is
         # differentiated (per function, cached), then following values to tensors.
         atoms = list(condition_atoms(test))
-        candidates = [
-            atom for atom in atoms if not is_emptiness_check(atom) and _compared_sides(atom)
-        ]
+        flag_guards = bool(self.settings.get("flag-guards"))
+        candidates = []
+        for atom in atoms:
+            sides = [] if is_emptiness_check(atom) else _compared_sides(atom)
+            if sides:
+                candidates.append((atom, sides, False))
+            elif flag_guards:
+                sides = _guard_sides(atom)
+                if sides:
+                    candidates.append((atom, sides, True))
         if not candidates:
             return
         if is_differentiable_context(self.context, reached) < Confidence.MEDIUM:
@@ -691,10 +715,17 @@ def contrast_loss(a, b):
         scope = scope_of(self.context, reached)
         if scope is None:
             return
-        deciding = [atom for atom in candidates if self._decided_by_tensor(atom, scope)]
+        deciding = [
+            atom
+            for atom, sides, guard in candidates
+            if self._decided_by_tensor(sides, scope, guard)
+        ]
+        # A clamp or projection of the tested value is continuous at the threshold.
+        branch = statement if statement is not None else reached
+        deciding = [atom for atom in deciding if not only_clamps(self.context, branch, atom, scope)]
         if not deciding:
             return
-        if not self.settings.get("flag-guards") and self._is_guard(test, atoms, statement, kind):
+        if not flag_guards and self._is_guard(test, atoms, statement, kind):
             return
         text = self.context.snippet(deciding[0], 50, collapse_whitespace=True)
         self.report(
@@ -706,11 +737,13 @@ def contrast_loss(a, b):
             "smooth weight such as `torch.sigmoid((threshold - value) / temperature)`",
         )
 
-    def _decided_by_tensor(self, atom: cst.BaseExpression, scope) -> bool:
-        for side in _compared_sides(atom):
+    def _decided_by_tensor(self, sides, scope, guard: bool) -> bool:
+        for side in sides:
             inner = read_back_tensor(side)
             if _names_bookkeeping(self.context, inner, scope, 0):
                 return False  # compared with an index or a length: bookkeeping
+            if not guard and is_integer_valued(self.context, inner, scope):
+                continue  # a count, an index or a mask: counts things, measures nothing
             if tensor_confidence(self.context, inner, scope) >= Confidence.MEDIUM:
                 sources = value_sources(self.context, inner, scope)
                 if sources & {INPUT, DETACHED, UNKNOWN}:
@@ -733,11 +766,26 @@ def _compared_sides(atom: cst.BaseExpression) -> list[cst.BaseExpression]:
     # tensor decides a branch through a comparison (`if saturation < 0.1:`).
     if not isinstance(atom, cst.Comparison) or is_categorical_or_size_check(atom):
         return []
+    if is_none_comparison(atom):
+        return []  # `flow != None` is a Python bool whatever the tensor holds
     if any(
         isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for t in atom.comparisons
     ):
         return []
     return [atom.left, *(t.comparator for t in atom.comparisons)]
+
+
+def _guard_sides(atom: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """What a guard tests (``flag-guards``): ``torch.isnan(x).any()``, ``mask.sum() == 0``."""
+    if not (is_emptiness_check(atom) or mentions_nan_check(atom)):
+        return []
+    if isinstance(atom, cst.Comparison):
+        if is_none_comparison(atom) or any(
+            isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for t in atom.comparisons
+        ):
+            return []
+        return [atom.left, *(t.comparator for t in atom.comparisons)]
+    return [atom] if isinstance(atom, cst.Call) else []
 
 
 def _names_bookkeeping(context, expr: cst.BaseExpression, scope, depth: int) -> bool:
