@@ -532,13 +532,46 @@ class TensorConditionBranch(Rule):
     saturation < 0.1:`, `if torch.mean(a) < torch.mean(b):`, `x if t.max() >
     1 else y`, `while err > tol:`, also inside `and`/`or`/`not`) inside a
     module's `forward`, a loss function, or a function or method of the same
-    file that they call.
-    Shapes, `x.dim()`, `len(x)`, `x is None`, `self.training`, config flags,
-    NumPy values and random draws are not tensor data. Guards that only
-    protect the computation (NaN/inf checks, "no positives in this batch",
-    a branch that only raises or warns, an `assert`) are not flagged unless
-    `flag-guards = true`; neither are integer bookkeeping (position ids,
-    lengths, counts, `fn_id == 2` dispatch).
+    file that they call. `torch`, `nn` and `F` may come from a project module
+    through `from utils import *`.
+
+    Not tensor data: shapes, `x.dim()`, `len(x)`, `x is None` and `x ==
+    None` (a Python bool whatever the tensor holds), `self.training`, config
+    flags, NumPy values, random draws, and a hyper-parameter turned into a
+    tensor (`beta = torch.as_tensor(beta)` of a `beta: float`). Not a
+    decision: integer bookkeeping (position ids, lengths, `fn_id == 2`
+    dispatch, and integer or boolean tensors that count, index or mask,
+    such as `torch.sum((labels == 1).int(), 1)[i] > quota` when sampling
+    targets), and a branch that only clamps or projects the value it tests
+    (`if d > hi: d = hi`, `while x >= 1 - 1e-5: x = x - 1e-5`, `if n > eps:
+    v = v * eps / n` where `n` is the norm of `v`, `hi if x > hi else x`):
+    both outcomes meet at the threshold, so nothing jumps.
+    Guards that only protect the computation (NaN/inf checks, "no positives
+    in this batch", a branch that only raises or warns, an `assert`) are
+    flagged only with `flag-guards = true`.
+
+    ### Real code
+    On the labelled real-code set (`bench/realworld.py`): 2 of the 3 TL002
+    bug rows found: b16, a U-Net that swaps its two output maps when
+    `torch.mean(d_1) < torch.mean(d_2)` (torch reached only through a star
+    import), and b17, a reconstruction network that picks its acceleration
+    from `torch.mean(mask.float()) < 0.16`. Every look-alike row stays
+    quiet (an empty-class guard, an epsilon clamp before a logit, `flow !=
+    None`, a float `beta` made a tensor, anchor-label sampling by counts, a
+    PGD projection onto the epsilon ball). The 51 sweep repositories give 2
+    findings, both true: an SSIM loss that picks its dynamic range from the
+    batch max and min, so its constants change with the batch.
+
+    Out of scope, on purpose: bare truthiness (`if bool(x.max()):`, `if
+    mask.any():`), which in real code is a zero or emptiness guard (b18, an
+    AMBIG row, divides by the batch max only when it is not zero: the batch
+    coupling is in the division, not the branch); a degenerate-batch guard
+    written as a threshold (`if spread < 1e-6: return fallback`), which
+    reads like a real decision (`if std < 1e-3: return x`) and is still
+    flagged; and counts of a mask (`(pred > 0.5).sum() > k`), which count
+    things rather than measure them even when the mask comes from the
+    model's output (a fraction, `(pred > 0.5).float().mean() > 0.9`, is a
+    measurement again and is flagged).
 
     ## Why is this bad?
     The branch is chosen per batch from the data, and no gradient flows

@@ -248,12 +248,12 @@ class _Sources:
                 return frozenset({INPUT})
             if last in _FACTORIES:
                 data = self._cut(self._union(args, scope, depth))
+                if _requires_grad(call) and DETACHED not in data:
+                    return frozenset({INPUT})  # a fresh leaf that training updates
                 data_args = [arg.value for arg in call.args if arg.keyword is None]
                 if data_args and all(self._configuration(arg, scope) for arg in data_args):
                     # `torch.as_tensor(beta)` of a `beta: float` hyper-parameter.
                     return frozenset({CONSTANT})
-                if _requires_grad(call) and DETACHED not in data:
-                    return frozenset({INPUT})  # a fresh leaf that training updates
                 return data | {CONSTANT}
             if last in _RANDOM:
                 return frozenset({RANDOM})
