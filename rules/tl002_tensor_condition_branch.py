@@ -14,7 +14,9 @@ from torchlint.semantics.conditions import (
     condition_atoms,
     is_categorical_or_size_check,
     is_emptiness_check,
+    is_none_comparison,
     mentions_nan_check,
+    only_clamps,
     only_raises_or_warns,
     read_back_tensor,
 )
@@ -22,7 +24,7 @@ from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.differentiable import is_differentiable_context
 from torchlint.semantics.losses import may_define_a_loss
 from torchlint.semantics.provenance import DETACHED, INPUT, UNKNOWN, value_sources
-from torchlint.semantics.tensors import tensor_confidence
+from torchlint.semantics.tensors import is_integer_valued, tensor_confidence
 from torchlint.semantics.values import lookup, scope_of
 from torchlint.semantics.vocabulary import (
     CONVERSION_CALLS,
@@ -96,12 +98,16 @@ def _tl002_compares_a_tensor(index: SyntaxIndex, settings: Mapping[str, Any]) ->
     if not has_forward and not may_define_a_loss(index):
         return False
     kinds = (ast.If, ast.While, ast.IfExp)
-    if settings.get("flag-guards"):
+    flag_guards = bool(settings.get("flag-guards"))
+    if flag_guards:
         kinds = (*kinds, ast.Assert)
     deciding = [
         node
         for node in index.nodes(*kinds)
-        if any(_may_decide(index, atom) for atom in _condition_atoms(node.test))
+        if any(
+            _may_decide(index, atom) or (flag_guards and _may_guard(atom))
+            for atom in _condition_atoms(node.test)
+        )
     ]
     if not deciding:
         return False
@@ -183,6 +189,17 @@ def _may_decide(index: SyntaxIndex, atom: ast.AST) -> bool:
         if not _never_a_tensor(index, inner):
             return True
     return False
+
+
+def _may_guard(atom: ast.AST) -> bool:
+    """With ``flag-guards``: a call (``torch.isnan(x).any()``) or an emptiness check.
+
+    A superset of the atoms ``_guard_sides`` reads: emptiness checks and
+    anything that calls a NaN check are comparisons or calls.
+    """
+    if isinstance(atom, ast.Call):
+        return True
+    return isinstance(atom, ast.Compare) and not any(isinstance(op, _MEMBERSHIP) for op in atom.ops)
 
 
 def _read_back(side: ast.AST) -> ast.AST:
@@ -515,13 +532,46 @@ class TensorConditionBranch(Rule):
     saturation < 0.1:`, `if torch.mean(a) < torch.mean(b):`, `x if t.max() >
     1 else y`, `while err > tol:`, also inside `and`/`or`/`not`) inside a
     module's `forward`, a loss function, or a function or method of the same
-    file that they call.
-    Shapes, `x.dim()`, `len(x)`, `x is None`, `self.training`, config flags,
-    NumPy values and random draws are not tensor data. Guards that only
-    protect the computation (NaN/inf checks, "no positives in this batch",
-    a branch that only raises or warns, an `assert`) are not flagged unless
-    `flag-guards = true`; neither are integer bookkeeping (position ids,
-    lengths, counts, `fn_id == 2` dispatch).
+    file that they call. `torch`, `nn` and `F` may come from a project module
+    through `from utils import *`.
+
+    Not tensor data: shapes, `x.dim()`, `len(x)`, `x is None` and `x ==
+    None` (a Python bool whatever the tensor holds), `self.training`, config
+    flags, NumPy values, random draws, and a hyper-parameter turned into a
+    tensor (`beta = torch.as_tensor(beta)` of a `beta: float`). Not a
+    decision: integer bookkeeping (position ids, lengths, `fn_id == 2`
+    dispatch, and integer or boolean tensors that count, index or mask,
+    such as `torch.sum((labels == 1).int(), 1)[i] > quota` when sampling
+    targets), and a branch that only clamps or projects the value it tests
+    (`if d > hi: d = hi`, `while x >= 1 - 1e-5: x = x - 1e-5`, `if n > eps:
+    v = v * eps / n` where `n` is the norm of `v`, `hi if x > hi else x`):
+    both outcomes meet at the threshold, so nothing jumps.
+    Guards that only protect the computation (NaN/inf checks, "no positives
+    in this batch", a branch that only raises or warns, an `assert`) are
+    flagged only with `flag-guards = true`.
+
+    ### Real code
+    On the labelled real-code set (`bench/realworld.py`): 2 of the 3 TL002
+    bug rows found: b16, a U-Net that swaps its two output maps when
+    `torch.mean(d_1) < torch.mean(d_2)` (torch reached only through a star
+    import), and b17, a reconstruction network that picks its acceleration
+    from `torch.mean(mask.float()) < 0.16`. Every look-alike row stays
+    quiet (an empty-class guard, an epsilon clamp before a logit, `flow !=
+    None`, a float `beta` made a tensor, anchor-label sampling by counts, a
+    PGD projection onto the epsilon ball). The 51 sweep repositories give 2
+    findings, both true: an SSIM loss that picks its dynamic range from the
+    batch max and min, so its constants change with the batch.
+
+    Out of scope, on purpose: bare truthiness (`if bool(x.max()):`, `if
+    mask.any():`), which in real code is a zero or emptiness guard (b18, an
+    AMBIG row, divides by the batch max only when it is not zero: the batch
+    coupling is in the division, not the branch); a degenerate-batch guard
+    written as a threshold (`if spread < 1e-6: return fallback`), which
+    reads like a real decision (`if std < 1e-3: return x`) and is still
+    flagged; and counts of a mask (`(pred > 0.5).sum() > k`), which count
+    things rather than measure them even when the mask comes from the
+    model's output (a fraction, `(pred > 0.5).float().mean() > 0.9`, is a
+    measurement again and is flagged).
 
     ## Why is this bad?
     The branch is chosen per batch from the data, and no gradient flows
@@ -681,9 +731,16 @@ def contrast_loss(a, b):
         # Cheapest first: the shape of the condition, then whether the code is
         # differentiated (per function, cached), then following values to tensors.
         atoms = list(condition_atoms(test))
-        candidates = [
-            atom for atom in atoms if not is_emptiness_check(atom) and _compared_sides(atom)
-        ]
+        flag_guards = bool(self.settings.get("flag-guards"))
+        candidates = []
+        for atom in atoms:
+            sides = [] if is_emptiness_check(atom) else _compared_sides(atom)
+            if sides:
+                candidates.append((atom, sides, False))
+            elif flag_guards:
+                sides = _guard_sides(atom)
+                if sides:
+                    candidates.append((atom, sides, True))
         if not candidates:
             return
         if is_differentiable_context(self.context, reached) < Confidence.MEDIUM:
@@ -691,10 +748,17 @@ def contrast_loss(a, b):
         scope = scope_of(self.context, reached)
         if scope is None:
             return
-        deciding = [atom for atom in candidates if self._decided_by_tensor(atom, scope)]
+        deciding = [
+            atom
+            for atom, sides, guard in candidates
+            if self._decided_by_tensor(sides, scope, guard)
+        ]
+        # A clamp or projection of the tested value is continuous at the threshold.
+        branch = statement if statement is not None else reached
+        deciding = [atom for atom in deciding if not only_clamps(self.context, branch, atom, scope)]
         if not deciding:
             return
-        if not self.settings.get("flag-guards") and self._is_guard(test, atoms, statement, kind):
+        if not flag_guards and self._is_guard(test, atoms, statement, kind):
             return
         text = self.context.snippet(deciding[0], 50, collapse_whitespace=True)
         self.report(
@@ -706,11 +770,13 @@ def contrast_loss(a, b):
             "smooth weight such as `torch.sigmoid((threshold - value) / temperature)`",
         )
 
-    def _decided_by_tensor(self, atom: cst.BaseExpression, scope) -> bool:
-        for side in _compared_sides(atom):
+    def _decided_by_tensor(self, sides, scope, guard: bool) -> bool:
+        for side in sides:
             inner = read_back_tensor(side)
             if _names_bookkeeping(self.context, inner, scope, 0):
                 return False  # compared with an index or a length: bookkeeping
+            if not guard and is_integer_valued(self.context, inner, scope):
+                continue  # a count, an index or a mask: counts things, measures nothing
             if tensor_confidence(self.context, inner, scope) >= Confidence.MEDIUM:
                 sources = value_sources(self.context, inner, scope)
                 if sources & {INPUT, DETACHED, UNKNOWN}:
@@ -733,11 +799,26 @@ def _compared_sides(atom: cst.BaseExpression) -> list[cst.BaseExpression]:
     # tensor decides a branch through a comparison (`if saturation < 0.1:`).
     if not isinstance(atom, cst.Comparison) or is_categorical_or_size_check(atom):
         return []
+    if is_none_comparison(atom):
+        return []  # `flow != None` is a Python bool whatever the tensor holds
     if any(
         isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for t in atom.comparisons
     ):
         return []
     return [atom.left, *(t.comparator for t in atom.comparisons)]
+
+
+def _guard_sides(atom: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """What a guard tests (``flag-guards``): ``torch.isnan(x).any()``, ``mask.sum() == 0``."""
+    if not (is_emptiness_check(atom) or mentions_nan_check(atom)):
+        return []
+    if isinstance(atom, cst.Comparison):
+        if is_none_comparison(atom) or any(
+            isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for t in atom.comparisons
+        ):
+            return []
+        return [atom.left, *(t.comparator for t in atom.comparisons)]
+    return [atom] if isinstance(atom, cst.Call) else []
 
 
 def _names_bookkeeping(context, expr: cst.BaseExpression, scope, depth: int) -> bool:

@@ -392,3 +392,38 @@ def test_confirm_progress_is_a_click_progress_bar_per_rule(monkeypatch):
     silent = _Progress(False)
     silent("TL001", 1, 4)
     silent.close()
+
+
+GUARDED_FORWARD = """\
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x):
+        out = self.proj(x)
+        if torch.isnan(out).any():
+            out = torch.zeros_like(out)
+        if out.sum() > 0:
+            out = out * 2
+        if torch.isinf(out).any():
+            raise ValueError("inf")
+        assert out.mean() < 10
+        return out
+"""
+
+
+@pytest.mark.parametrize("cache", [["--no-cache"], []])
+def test_tl002_flag_guards_option_reaches_the_rule_from_the_config(project, cache):
+    write(project / "model.py", GUARDED_FORWARD)
+    quiet = run("check", *cache, "--select", "TL002", ".")
+    assert quiet.exit_code == 0, quiet.output
+    write(project / "pyproject.toml", "[tool.torchlint.rules.TL002]\nflag-guards = true\n")
+    loud = run("check", *cache, "--select", "TL002", ".")
+    assert loud.exit_code == 1, loud.output
+    rows = sorted(int(m) for m in re.findall(r"^model\.py:(\d+):\d+: TL002", loud.output, re.M))
+    assert rows == [12, 14, 16, 18]

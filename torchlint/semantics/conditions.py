@@ -10,6 +10,7 @@ flow ask these questions to leave such guards alone.
 from __future__ import annotations
 
 from torchlint.lazy import lazy_module
+from torchlint.semantics.values import lookup
 from torchlint.semantics.vocabulary import (
     CONVERSION_CALLS,
     COUNT_CALLS,
@@ -169,3 +170,197 @@ def _is_size(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.Subscript):
         expr = expr.value
     return isinstance(expr, cst.Attribute) and expr.attr.value in SIZE_ATTRIBUTES
+
+
+def is_none_comparison(atom: cst.BaseExpression) -> bool:
+    """``flow != None``, ``x == None``: a tensor compared with None gives a Python bool.
+
+    ``Tensor.__eq__`` does not take None, so Python falls back to identity:
+    the result is ``False``/``True`` whatever the tensor holds.
+    """
+    if not isinstance(atom, cst.Comparison):
+        return False
+    sides = [atom.left, *(t.comparator for t in atom.comparisons)]
+    return any(isinstance(side, cst.Name) and side.value == "None" for side in sides)
+
+
+# -- clamps: a branch that only moves the tested value to the threshold -------------
+
+_ORDERINGS = ("LessThan", "LessThanEqual", "GreaterThan", "GreaterThanEqual")
+
+
+def only_clamps(context, statement: cst.CSTNode, atom: cst.BaseExpression, scope) -> bool:
+    """Whether ``statement`` only clamps or projects the value ``atom`` tests.
+
+    ``if d > hi: d = hi``, ``while x >= 1 - 1e-5: x = x - 1e-5`` (a nudge by
+    the margin the condition names) and ``if n > eps: v = v * eps / n`` where
+    ``n`` measures ``v`` (a projection onto the ball): at the threshold both
+    outcomes agree, so the value is continuous and nothing jumps.  Also the
+    expression ``hi if x > hi else x`` (a ``min``/``max``).  ``scope`` is
+    where the condition is evaluated.
+    """
+    if not _is_ordering(atom):
+        return False
+    sides = [atom.left, *(t.comparator for t in atom.comparisons)]
+    if isinstance(statement, cst.IfExp):
+        return any(_same_code(context, statement.body, side) for side in sides) and any(
+            _same_code(context, statement.orelse, side) for side in sides
+        )
+    if not isinstance(statement, (cst.If, cst.While)) or statement.orelse is not None:
+        return False
+    body = statement.body
+    lines = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    assignments = []
+    for line in lines:
+        if not isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            return False
+        assignments.extend(line.body)
+    return bool(assignments) and all(
+        _clamps(context, small, atom, sides, scope) for small in assignments
+    )
+
+
+def _is_ordering(atom: cst.BaseExpression) -> bool:
+    return (
+        isinstance(atom, cst.Comparison)
+        and len(atom.comparisons) == 1
+        and type(atom.comparisons[0].operator).__name__ in _ORDERINGS
+    )
+
+
+def _clamps(context, small, atom, sides, scope) -> bool:
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target, value, operator = small.targets[0].target, small.value, None
+    elif isinstance(small, cst.AugAssign):
+        target, value, operator = small.target, small.value, type(small.operator).__name__
+    else:
+        return False
+    if not isinstance(target, cst.Name):
+        return False
+    name = target.value
+    for k, side in enumerate(sides):
+        thresholds = [other for j, other in enumerate(sides) if j != k]
+        if isinstance(side, cst.Name) and side.value == name:
+            # The tested value itself: set to the threshold, or nudged by its margin.
+            if operator is None and any(_same_code(context, value, t) for t in thresholds):
+                return True
+            if _nudged_by_margin(name, value, operator, atom):
+                return True
+        measures = _measures(context, side, name, scope)
+        if measures and _rescaled_to(context, name, value, operator, thresholds, measures):
+            return True
+    return False
+
+
+def _nudged_by_margin(name: str, value, operator, atom) -> bool:
+    """``x = x - 1e-5`` or ``x += 1e-5`` where ``1e-5`` appears in the condition."""
+    if operator is None:
+        if not isinstance(value, cst.BinaryOperation):
+            return False
+        if type(value.operator).__name__ not in ("Add", "Subtract"):
+            return False
+        if not (isinstance(value.left, cst.Name) and value.left.value == name):
+            return False
+        step = value.right
+    elif operator in ("AddAssign", "SubtractAssign"):
+        step = value
+    else:
+        return False
+    margin = _literal_value(step)
+    return margin is not None and margin in _literals_in(atom)
+
+
+def _literal_value(node) -> float | None:
+    if isinstance(node, (cst.Integer, cst.Float)):
+        try:
+            return float(node.evaluated_value)
+        except (ValueError, TypeError):
+            return None
+    return None
+
+
+def _literals_in(node) -> set[float]:
+    found = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        value = _literal_value(current)
+        if value is not None:
+            found.add(value)
+        stack.extend(current.children)
+    return found
+
+
+def _measures(context, side, name: str, scope) -> list:
+    """What ``side`` is, if it measures ``name``: ``v.norm()``, or ``n`` and ``norm(v)``.
+
+    ``n`` counts when every binding of it is an assignment that reads ``name``.
+    """
+    if _mentions(side, name) and not (isinstance(side, cst.Name) and side.value == name):
+        return [side]
+    if not isinstance(side, cst.Name) or scope is None:
+        return []
+    bindings, _ = lookup(context, side.value, scope)
+    values = [b.value for b in bindings if b.kind == "assign" and b.value is not None]
+    if values and len(values) == len(bindings) and all(_mentions(v, name) for v in values):
+        return [side, *values]
+    return []
+
+
+def _rescaled_to(context, name: str, value, operator, thresholds, measures) -> bool:
+    """``v * eps / n``: the value times the threshold over its own measure (a projection)."""
+    if operator is None:
+        over, under = _factors(value)
+        if not any(isinstance(f, cst.Name) and f.value == name for f in over):
+            return False
+    elif operator == "MultiplyAssign":
+        over, under = _factors(value)
+    else:
+        return False
+    return any(_same_code(context, f, t) for f in over for t in thresholds) and any(
+        _same_code(context, f, m) for f in under for m in measures
+    )
+
+
+def _factors(expr) -> tuple[list, list]:
+    """The factors over and under the line of a product/quotient ``a * b / c``."""
+    over: list = []
+    under: list = []
+
+    def walk(node, up: bool) -> None:
+        if isinstance(node, cst.BinaryOperation):
+            kind = type(node.operator).__name__
+            if kind == "Multiply":
+                walk(node.left, up)
+                walk(node.right, up)
+                return
+            if kind == "Divide":
+                walk(node.left, up)
+                walk(node.right, not up)
+                return
+        (over if up else under).append(node)
+
+    walk(expr, True)
+    return over, under
+
+
+def _mentions(expr, name: str) -> bool:
+    """Whether the variable ``name`` is read in ``expr`` (not an attribute or keyword)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            if node.value == name:
+                return True
+        elif isinstance(node, (cst.Attribute, cst.Arg)):
+            stack.append(node.value)
+        else:
+            stack.extend(node.children)
+    return False
+
+
+def _same_code(context, a, b) -> bool:
+    if a is b:
+        return True
+    code = context.module.code_for_node
+    return "".join(code(a).split()) == "".join(code(b).split())

@@ -5,6 +5,10 @@
 ``sg`` resolve to ``torch.sigmoid``.  Imports anywhere in the file count
 (function-level imports are common in training scripts); a later import of
 the same alias wins, which is what runs in almost all real code.
+
+``from utils import *`` from a module of the project hands on whatever that
+module imported; when ``torch``, ``nn`` or ``F`` is used but never imported
+by name, it is taken to be torch's own, reached through the star import.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class ImportTable:
 
     def __init__(self) -> None:
         self.aliases: dict[str, str] = {}
+        # Modules of the project imported with `from module import *`.
+        self.star_modules: list[str] = []
 
     def add_import(self, node: cst.Import) -> None:
         for alias in node.names:
@@ -59,9 +65,11 @@ class ImportTable:
                 self.aliases[head] = head
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
         module = _module_name(node.module, len(node.relative))
+        if isinstance(node.names, cst.ImportStar):
+            if not _is_torch_module(module):
+                self.star_modules.append(module)
+            return
         for alias in node.names:
             name = dotted_name(alias.name)
             if name is None:
@@ -83,8 +91,21 @@ class ImportTable:
         head, _, rest = dotted.partition(".")
         target = self.aliases.get(head)
         if target is None:
+            target = self.through_star_import(head)
+        if target is None:
             return None
         return f"{target}.{rest}" if rest else target
+
+    def through_star_import(self, name: str) -> str | None:
+        """``torch.nn`` for ``nn`` when no import binds it but ``from utils import *`` may.
+
+        A project module star-imported into this one hands on its own imports;
+        ``torch``, ``nn`` and ``F`` are used that way in real code (``from
+        model.utils import *`` where ``utils`` does ``import torch``).
+        """
+        if name in self.aliases or not self.star_modules:
+            return None
+        return TORCH_REEXPORTS.get(name)
 
 
 def collect_imports(module: cst.Module) -> ImportTable:

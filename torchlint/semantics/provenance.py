@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import resolve_callee
+from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.model import assigned_targets
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import Scope, flow_of, lookup, scope_of, self_attribute
@@ -164,6 +165,27 @@ class _Sources:
             ) or frozenset({CONSTANT})
         return frozenset({UNKNOWN})
 
+    def _configuration(self, expr, scope) -> bool:
+        """A parameter that holds a Python value (``beta: float``, ``eps=1e-6``): configuration.
+
+        Only a name bound by its function's parameter list alone, and rated
+        no tensor by its annotation or default.
+        """
+        from torchlint.semantics.tensors import parameter_confidence
+
+        if isinstance(expr, (cst.Integer, cst.Float)):
+            return True
+        if not isinstance(expr, cst.Name):
+            return False
+        bindings, found_scope = lookup(self.context, expr.value, scope)
+        return bool(bindings) and all(
+            binding.kind == "param"
+            and binding.param is not None
+            and parameter_confidence(self.context, binding.param, found_scope.flow.function)
+            == Confidence.NONE
+            for binding in bindings
+        )
+
     @staticmethod
     def _cut(found: frozenset) -> frozenset:
         if INPUT in found or UNKNOWN in found:
@@ -228,6 +250,10 @@ class _Sources:
                 data = self._cut(self._union(args, scope, depth))
                 if _requires_grad(call) and DETACHED not in data:
                     return frozenset({INPUT})  # a fresh leaf that training updates
+                data_args = [arg.value for arg in call.args if arg.keyword is None]
+                if data_args and all(self._configuration(arg, scope) for arg in data_args):
+                    # `torch.as_tensor(beta)` of a `beta: float` hyper-parameter.
+                    return frozenset({CONSTANT})
                 return data | {CONSTANT}
             if last in _RANDOM:
                 return frozenset({RANDOM})

@@ -23,6 +23,7 @@ from torchlint.semantics.callgraph import (
     owner_class,
     resolve_callee,
 )
+from torchlint.semantics.conditions import is_none_comparison
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import Scope, flow_of, lookup, scope_of, self_attribute
@@ -422,6 +423,18 @@ def tensor_confidence(
     return _TensorAnalysis(context).confidence(expr, scope, 0)
 
 
+def parameter_confidence(
+    context: FileContext, param: cst.Param, fn: cst.FunctionDef | None
+) -> Confidence:
+    """How sure we are that parameter ``param`` of ``fn`` holds a tensor.
+
+    From its annotation (``beta: float`` is NONE), its default (``eps=1e-6``
+    is NONE, ``mask=None`` LOW) and its role (the inputs of a ``forward`` or
+    a loss are MEDIUM, unless named like a count or a hyper-parameter).
+    """
+    return _TensorAnalysis(context).parameter(param, fn)
+
+
 def is_tensor(
     context: FileContext,
     expr: cst.BaseExpression,
@@ -495,7 +508,7 @@ class _TensorAnalysis:
             if any(
                 isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn))
                 for t in expr.comparisons
-            ):
+            ) or is_none_comparison(expr):
                 return NONE
             best = self.confidence(expr.left, scope, depth)
             for target in expr.comparisons:
@@ -832,3 +845,214 @@ def _differentiable_name(name: str) -> bool:
     """Functions whose inputs are tensors by convention: ``forward`` and losses."""
     lowered = name.lower()
     return lowered == "forward" or lowered.startswith("forward_") or "loss" in lowered
+
+
+# -- integer and boolean tensors: counts, indices and masks -----------------------
+
+# Methods and torch functions whose result holds integers or booleans.
+INTEGER_RESULTS = frozenset(
+    [
+        "int",
+        "long",
+        "short",
+        "byte",
+        "char",
+        "bool",
+        "argmax",
+        "argmin",
+        "argsort",
+        "nonzero",
+        "count_nonzero",
+        "eq",
+        "ne",
+        "gt",
+        "lt",
+        "ge",
+        "le",
+        "greater",
+        "less",
+        "isnan",
+        "isinf",
+        "isfinite",
+        "logical_and",
+        "logical_or",
+        "logical_not",
+        "logical_xor",
+        "bucketize",
+        "searchsorted",
+        "bincount",
+    ]
+)
+# Methods and torch functions that keep the dtype of their (first) tensor.
+DTYPE_KEEPING = frozenset(
+    [
+        "sum",
+        "cumsum",
+        "max",
+        "min",
+        "amax",
+        "amin",
+        "abs",
+        "neg",
+        "clone",
+        "detach",
+        "cpu",
+        "cuda",
+        "contiguous",
+        "view",
+        "view_as",
+        "reshape",
+        "flatten",
+        "squeeze",
+        "unsqueeze",
+        "transpose",
+        "permute",
+        "t",
+        "expand",
+        "expand_as",
+        "index_select",
+        "gather",
+        "masked_select",
+        "diagonal",
+        "flip",
+        "roll",
+        "narrow",
+    ]
+)
+_FLOAT_DTYPES = frozenset(["float", "float16", "float32", "float64", "half", "double", "bfloat16"])
+_INTEGER_DTYPES = frozenset(["int", "int8", "int16", "int32", "int64", "long", "uint8", "bool"])
+_INTEGER_OPERATORS = (
+    "Add",
+    "Subtract",
+    "Multiply",
+    "FloorDivide",
+    "Modulo",
+    "BitAnd",
+    "BitOr",
+    "BitXor",
+)
+
+
+def is_integer_valued(
+    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
+) -> bool:
+    """Whether ``expr`` is a tensor of integers or booleans: a count, an index or a mask.
+
+    ``labels == 1``, ``mask.long()``, ``x.argmax(1)``, ``torch.sum((labels ==
+    1).int(), 1)[i]`` and arithmetic of them with integers.  Such a value
+    carries no gradient and counts things rather than measuring them;
+    ``(p > 0.5).float().mean()`` is a fraction again (a float), so it is not.
+    """
+    if scope is None:
+        scope = scope_of(context, expr)
+    if scope is None:
+        return False
+    memo = context.semantics.cache.setdefault("integer_valued", {})
+    return _integer_valued(context, expr, scope, memo, 0)
+
+
+def _integer_valued(context, expr, scope, memo, depth) -> bool:
+    if expr is None or depth > _MAX_DEPTH:
+        return False
+    key = (expr, scope.order)
+    found = memo.get(key)
+    if found is not None:
+        return found
+    memo[key] = False  # a value defined in terms of itself adds nothing
+    result = _compute_integer_valued(context, expr, scope, memo, depth + 1)
+    memo[key] = result
+    return result
+
+
+def _compute_integer_valued(context, expr, scope, memo, depth) -> bool:
+    if isinstance(expr, cst.Comparison):
+        return not any(
+            isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for t in expr.comparisons
+        )
+    if isinstance(expr, cst.Subscript):
+        return _integer_valued(context, expr.value, scope, memo, depth)
+    if isinstance(expr, cst.UnaryOperation):
+        if isinstance(expr.operator, cst.Not):
+            return False
+        return _integer_valued(context, expr.expression, scope, memo, depth)
+    if isinstance(expr, cst.BinaryOperation):
+        if type(expr.operator).__name__ not in _INTEGER_OPERATORS:
+            return False
+        sides = (expr.left, expr.right)
+        counted = [_integer_valued(context, side, scope, memo, depth) for side in sides]
+        if not any(counted):
+            return False
+        return all(
+            counted[k] or _python_integer_like(context, side, scope) for k, side in enumerate(sides)
+        )
+    if isinstance(expr, cst.Name):
+        # Every binding counts (`n = 0; n += mask.sum()`), and one of them is a tensor.
+        bindings, found_scope = lookup(context, expr.value, scope)
+        counted = False
+        for binding in bindings:
+            value_scope = found_scope.at(binding)
+            if binding.kind in ("assign", "augment"):
+                if _integer_valued(context, binding.value, value_scope, memo, depth):
+                    counted = True
+                elif not isinstance(binding.value, cst.Integer):
+                    return False
+            elif binding.kind == "unpack":
+                if not _integer_element(context, binding.value, binding.index, value_scope):
+                    return False
+                counted = True
+            else:
+                return False
+        return counted
+    if isinstance(expr, cst.Call):
+        return _integer_call(context, expr, scope, memo, depth)
+    return False
+
+
+def _integer_call(context, call, scope, memo, depth) -> bool:
+    func = call.func
+    model = context.semantics
+    qualified = model.qualified_name(func)
+    args = [arg.value for arg in call.args if arg.keyword is None and not arg.star]
+    if qualified is not None and qualified.startswith("torch."):
+        last = qualified.rsplit(".", 1)[-1]
+        if last in INTEGER_RESULTS:
+            return True
+        if last in DTYPE_KEEPING and args:
+            return _integer_valued(context, args[0], scope, memo, depth)
+        return False
+    if not isinstance(func, cst.Attribute):
+        return False
+    method = func.attr.value
+    if method in INTEGER_RESULTS:
+        return True
+    if method == "to" or method == "type":
+        named = {(dotted_name(arg.value) or "").rsplit(".", 1)[-1] for arg in call.args}
+        if named & _FLOAT_DTYPES:
+            return False
+        if named & _INTEGER_DTYPES:
+            return True
+        return _integer_valued(context, func.value, scope, memo, depth)
+    if method in DTYPE_KEEPING:
+        return _integer_valued(context, func.value, scope, memo, depth)
+    return False
+
+
+def _integer_element(context, value, index, scope) -> bool:
+    """``_, idx = torch.max(x, 1)``: the second element of max/min/sort/topk holds indices."""
+    if not isinstance(value, cst.Call) or index != 1:
+        return False
+    func = value.func
+    qualified = context.semantics.qualified_name(func)
+    last = (qualified or "").rsplit(".", 1)[-1] if qualified else None
+    if last is None and isinstance(func, cst.Attribute):
+        last = func.attr.value
+    return last in ("max", "min", "sort", "topk", "kthvalue", "median", "mode")
+
+
+def _python_integer_like(context, expr, scope) -> bool:
+    """An integer literal, or a value that is not a tensor and not a float literal."""
+    if isinstance(expr, cst.Integer):
+        return True
+    if isinstance(expr, (cst.Float, cst.Imaginary)):
+        return False
+    return tensor_confidence(context, expr, scope) < MEDIUM
