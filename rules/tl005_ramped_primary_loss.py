@@ -10,13 +10,17 @@ from typing import Any
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Invalid, Rule, RuleOption
-from torchlint.semantics.names import dotted_name
-from torchlint.semantics.ramps import zero_start_ramp
-from torchlint.semantics.values import assigned_values, possible_values
+from torchlint.semantics.confidence import Confidence
+from torchlint.semantics.loops import runs_per_batch
+from torchlint.semantics.model import assigned_targets
+from torchlint.semantics.names import dotted_name, place_of
+from torchlint.semantics.ramps import progress_ramp, zero_start_ramp
+from torchlint.semantics.values import assigned_values, constant_number, possible_values
 from torchlint.semantics.vocabulary import (
     RAMP_COLLECTION_WORDS,
     RAMP_FUNCTION_WORDS,
     identifier_words,
+    is_epoch_word,
     is_progress_name,
     is_ramp_collection_name,
 )
@@ -57,6 +61,21 @@ def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
             return True
     if not _ramp_shapes(index):
         return False
+    # `_check_increment`: an epoch-sized increment added to a weight.
+    if any(
+        isinstance(node.op, ast.Add) and _epoch_times_number(node.value)
+        for node in index.nodes(ast.AugAssign)
+    ) or any(
+        isinstance(node.op, ast.Add)
+        and (_epoch_times_number(node.left) or _epoch_times_number(node.right))
+        for node in index.nodes(ast.BinOp)
+    ):
+        return True
+    # `_check_compounding`: a product assigned back to a place it reads.
+    if any(_compounds(node) for node in index.nodes(ast.AugAssign)) or any(
+        _compounds(node) for node in index.nodes(ast.Assign)
+    ):
+        return True
     # `_check_product` and `_check_collection` report only a term, key or string
     # whose words include a primary-loss name.
     names = settings.get("primary-loss-names")
@@ -69,6 +88,47 @@ def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
         for pattern in patterns
         if pattern
     )
+
+
+def _epoch_times_number(expr: ast.AST) -> bool:
+    """``epoch * k`` (mirrors ``_epoch_sized``)."""
+    if not (isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mult)):
+        return False
+    for counter, scale in ((expr.left, expr.right), (expr.right, expr.left)):
+        if isinstance(counter, (ast.Name, ast.Attribute)) and _may_be_number(scale):
+            last = last_name(counter) or ""
+            if is_progress_name(last) and any(is_epoch_word(w) for w in identifier_words(last)):
+                return True
+    return False
+
+
+def _compounds(node: ast.AST) -> bool:
+    """``w *= r`` or ``w = ... * r`` (mirrors ``RampedPrimaryLoss._check_compounding``)."""
+    if isinstance(node, ast.AugAssign):
+        return isinstance(node.op, ast.Mult)
+    if not (
+        len(node.targets) == 1
+        and isinstance(node.value, ast.BinOp)
+        and isinstance(node.value.op, ast.Mult)
+    ):
+        return False
+    target = node.targets[0]
+    if isinstance(target, (ast.Attribute, ast.Subscript)):
+        return True
+    # A local compounds only by reading itself (`w = w * ramp` in a loop).
+    return isinstance(target, ast.Name) and any(
+        isinstance(operand, ast.Name) and operand.id == target.id
+        for operand in _product_operands(node.value)
+    )
+
+
+def _product_operands(expr: ast.AST):
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Mult, ast.Div)):
+        yield from _product_operands(expr.left)
+        if isinstance(expr.op, ast.Mult):
+            yield from _product_operands(expr.right)
+    else:
+        yield expr
 
 
 def _words(index: SyntaxIndex) -> frozenset[str]:
@@ -121,7 +181,8 @@ def _is_progress(expr: ast.AST) -> bool:
         return False
     if isinstance(expr, (ast.Name, ast.Attribute)):
         return is_progress_name(last_name(expr) or "")
-    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Sub):
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Sub, ast.Add)):
+        # `epoch - start`, and `epoch + 1` (`ramps.progress_ramp`)
         return _is_progress(expr.left)
     return False
 
@@ -182,6 +243,28 @@ _AUXILIARY_WORDS = frozenset(
         "sparsity",
         "cycle",
         "identity",
+    }
+)
+
+
+# Words of a loss weight: a schedule on one of these scales a loss term.
+_WEIGHT_WORDS = frozenset(
+    {
+        "weight",
+        "weights",
+        "w",
+        "wt",
+        "beta",
+        "alpha",
+        "lambda",
+        "lam",
+        "lmbda",
+        "coef",
+        "coeff",
+        "coefficient",
+        "factor",
+        "kl",
+        "kld",
     }
 )
 
@@ -307,6 +390,8 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
         self._reported: set[int] = set()
         self._products: list[cst.CSTNode] = []
         self._collections: list[tuple[cst.BaseExpression, str]] = []
+        self._updates: list[cst.Assign | cst.AugAssign] = []
+        self._increments: list[cst.Assign | cst.AugAssign] = []
 
     # -- names ----------------------------------------------------------------
 
@@ -366,8 +451,16 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.operator, cst.MultiplyAssign):
             self._products.append(node)
+            self._updates.append(node)
+        elif isinstance(node.operator, cst.AddAssign):
+            self._increments.append(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1 and isinstance(node.value, cst.BinaryOperation):
+            self._updates.append(node)
+            self._increments.append(node)
+        elif len(node.targets) == 1 and isinstance(node.value, cst.Call):
+            self._increments.append(node)
         if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
             return
         if not is_ramp_collection_name(node.targets[0].target.value):
@@ -382,6 +475,10 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
             self._check_product(node)
         for value, label in self._collections:
             self._check_collection(value, label, None)
+        for node in self._updates:
+            self._check_compounding(node)
+        for node in self._increments:
+            self._check_increment(node)
 
     # -- deciding ----------------------------------------------------------------
 
@@ -415,6 +512,137 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
             elif collection is not None:
                 self._check_collection(collection[0], collection[1], ramp_text)
             return
+
+    def _check_compounding(self, node: cst.Assign | cst.AugAssign) -> None:
+        """``w = w * ramp(epoch)``: a ramp applied to the value it overwrote compounds."""
+        if isinstance(node, cst.AugAssign):
+            target = node.target
+            factors = _flatten_product(node.value)
+        else:
+            target = node.targets[0].target
+            if not (
+                isinstance(node.value, cst.BinaryOperation)
+                and isinstance(node.value.operator, cst.Multiply)
+            ):
+                return
+            factors = _flatten_product(node.value)
+            held = [f for f in factors if self._holds(f, target)]
+            if len(held) != 1:
+                return
+            factors = [f for f in factors if f is not held[0]]
+        if id(node) in self._reported or not self._persists(node, target):
+            return
+        if not self._names_a_loss_weight(target):
+            return
+        for factor in factors:
+            ramp_text = progress_ramp(self.context, factor)
+            if ramp_text is None:
+                continue
+            self._reported.add(id(node))
+            name = self.context.snippet(target, 40)
+            self.report(
+                node,
+                f"`{name}` is multiplied by the ramp `{ramp_text}` on top of its own current "
+                "value, not a fixed base: each call compounds the ramp, so the weight shrinks "
+                "towards 0 (a ramp that is 0 at the start zeroes it for good). Keep the "
+                f"configured value apart and assign `{name} = base * ramp`.",
+            )
+            return
+
+    def _check_increment(self, node: cst.Assign | cst.AugAssign) -> None:
+        """``w = min(cap, w + epoch * k)`` once per batch: an epoch-sized step taken per batch."""
+        if isinstance(node, cst.AugAssign):
+            target = node.target
+            increment = node.value
+        else:
+            target = node.targets[0].target
+            increment = self._increment_of(node.value, target)
+        if increment is None or not _epoch_sized(self.context, increment):
+            return
+        if not self._names_a_loss_weight(target):
+            return
+        if id(node) in self._reported or not self._persists(node, target):
+            return
+        answer = runs_per_batch(self.context, node)
+        if not answer.per_batch or answer.confidence < Confidence.MEDIUM:
+            return
+        self._reported.add(id(node))
+        name = self.context.snippet(target, 40)
+        step = self.context.snippet(increment, 40)
+        self.report(
+            node,
+            f"`{name}` grows by `{step}` each time this runs, once per batch "
+            f"({answer.describe()}): the increment is sized by the epoch but added on every "
+            "batch, so the weight ramps len(loader) times too fast and sits at its cap after a "
+            "few batches. Update it once per epoch, or compute it in closed form from the epoch "
+            f"(`{name} = min(cap, base + epoch * k)`).",
+        )
+
+    def _increment_of(self, value: cst.BaseExpression, target: cst.BaseExpression):
+        """``k`` for ``target + k``, or for ``min(cap, target + k)``."""
+        if (
+            isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Name)
+            and value.func.value == "min"
+        ):
+            for arg in value.args:
+                found = self._increment_of(arg.value, target)
+                if found is not None:
+                    return found
+            return None
+        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add):
+            for mine, other in ((value.left, value.right), (value.right, value.left)):
+                if self._holds(mine, target):
+                    return other
+        return None
+
+    def _names_a_loss_weight(self, target: cst.BaseExpression) -> bool:
+        """``beta_kl``, ``self.kl_weight``, ``weights["adv"]``; a learning rate is TL004's."""
+        words = set(self._term_words(target))
+        if isinstance(target, cst.Subscript):
+            words |= set(self._term_words(target.value))
+        if "lr" in words or {"learning", "rate"} <= words:
+            return False
+        return bool(words & _WEIGHT_WORDS)
+
+    def _holds(self, factor: cst.BaseExpression, target: cst.BaseExpression) -> bool:
+        """``factor`` reads ``target``, or (for an attribute or item) a local copied from it
+        (``beta_max = cfg.beta``)."""
+        place = place_of(target)
+        if place is None:
+            return False
+        if place_of(factor) == place:
+            return True
+        if isinstance(factor, cst.Name) and not isinstance(target, cst.Name):
+            values = assigned_values(self.context, factor)
+            return bool(values) and all(place_of(value) == place for value in values)
+        return False
+
+    def _persists(self, node: cst.CSTNode, target: cst.BaseExpression) -> bool:
+        """An attribute or item outlives the call; a local only the passes of a loop."""
+        semantics = self.context.semantics
+        fn = semantics.enclosing_function(node)
+        if fn is not None and fn.name.value == "__init__":
+            return False
+        if isinstance(target, (cst.Attribute, cst.Subscript)):
+            return True
+        if not isinstance(target, cst.Name):
+            return False
+        for ancestor in self.context.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef)):
+                return False
+            if isinstance(ancestor, (cst.For, cst.While)):
+                # Reset inside the loop (`w = base` before `w = w * ramp`): not carried over.
+                assignments = [
+                    small
+                    for small in _simple_statements(ancestor.body)
+                    if any(
+                        isinstance(t, cst.Name) and t.value == target.value
+                        for t in assigned_targets(small)
+                    )
+                ]
+                return len(assignments) == 1
+        return False
 
     def _target_words(self, node: cst.CSTNode) -> tuple[str, ...]:
         statement = self.context.enclosing_statement(node)
@@ -488,6 +716,42 @@ def _flatten_product(expr: cst.BaseExpression) -> list[cst.BaseExpression]:
     if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide):
         return _flatten_product(expr.left)
     return [expr]
+
+
+def _epoch_sized(context, increment: cst.BaseExpression) -> bool:
+    """``epoch * 0.015``, ``self.current_epoch * k``: proportional to the current epoch."""
+    if not (
+        isinstance(increment, cst.BinaryOperation) and isinstance(increment.operator, cst.Multiply)
+    ):
+        return False
+    for counter, scale in (
+        (increment.left, increment.right),
+        (increment.right, increment.left),
+    ):
+        name = dotted_name(counter) if isinstance(counter, (cst.Name, cst.Attribute)) else None
+        if name is None:
+            continue
+        last = name.rsplit(".", 1)[-1]
+        if (
+            is_progress_name(last)
+            and any(is_epoch_word(w) for w in identifier_words(last))
+            and constant_number(context, scale) is not None
+        ):
+            return True
+    return False
+
+
+def _simple_statements(block: cst.CSTNode):
+    """The small statements of a block and of the blocks nested in it."""
+    from torchlint.walk import iter_children
+
+    stack = [block]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            yield from node.body
+        elif not isinstance(node, (cst.BaseExpression, cst.FunctionDef, cst.ClassDef)):
+            stack.extend(iter_children(node))
 
 
 def _membership_collection(test: cst.BaseExpression) -> cst.BaseExpression | None:
