@@ -92,12 +92,41 @@ class LrDecayPerBatch(Rule):
     loop over the data loader or training steps, in a Lightning
     `training_step`, or in a function or method called from there.
 
+    The update may go through a same-file helper given the current LR:
+    `optimizer, lr = exp_lr_scheduler(optimizer, itr, lr, gamma)` where the
+    helper returns `init_lr * gamma` (and writes it into the param groups) is
+    the same compounding update, flagged at the call.  A closed-form exponent
+    applied to the current LR (`g["lr"] = g["lr"] * gamma ** (it // step)`)
+    compounds too.
+
     Not flagged: closed-form assignments (`g["lr"] = base_lr * min(1, step /
     warmup)`), decays in the epoch loop, bodies guarded to run once (a flag
     set inside the guard, `step == k`) or every N steps (`step % N == 0`),
     and factors of 0.99 or more, which are sized for per-step decay.
     `if epoch == 30:` inside the batch loop is *not* a once-guard: it holds
-    for every batch of epoch 30.
+    for every batch of epoch 30.  Nor is an every-N gate whose counter does
+    not change on every pass of the batch loop: `if itr % N == 0` where `itr`
+    only advances when a batch completes (`if done: itr += 1`), after an
+    accumulation branch (`if (i + 1) % accum == 0: step += 1`), or belongs to
+    an outer loop, stays true for many passes in a row and decays on each.
+    A counter advanced on both arms of an `if`/`else`, or in the arm that
+    holds the gate, keeps the gate once per value.
+
+    ### Real code
+    On the labelled real-code set (`bench/realworld.py`): 1 of the 2 known
+    bugs found.  b29 (pygoturn) decays under `if itr > 0 and itr %
+    lr_decay_step == 0` at the top of a `while itr < num_batches` loop, and
+    `itr` moves only when a running batch fills up, through a helper that
+    returns `init_lr * gamma`: flagged at the call.  b32 is out of reach: its
+    file does not parse (the same compounding shape is a fixture).  The three
+    look-alike rows stay quiet (a local LR recomputed from the base every
+    batch, AWD-LSTM's LR rescaled by sequence length and restored, a
+    per-epoch `state['lr'] *= gamma`), and the 51 sweep repositories give no
+    TL004 finding.
+
+    Out of scope: a stalled gate whose counter is an attribute
+    (`self.global_step % N`) or a name some function declares `global`: any
+    call in the loop may advance it, so the gate is trusted.
 
     ## Why is this bad?
     A multiplicative update compounds on every call.  Run once per batch,
@@ -208,6 +237,22 @@ def train(model, optimizer, loader, epochs):
 """,
             line=8,
             message='`optimizer.param_groups[0]["lr"] = optimizer.param_groups[0]',
+        ),
+        Invalid(
+            """
+def train(model, optimizer, loader, accum, decay_every=5000):
+    step = 0
+    for i, batch in enumerate(loader):
+        model(batch).backward()
+        if (i + 1) % accum == 0:
+            optimizer.step()
+            step += 1
+        if step > 0 and step % decay_every == 0:
+            for g in optimizer.param_groups:
+                g["lr"] *= 0.5
+""",
+            line=11,
+            message='`g["lr"] *= 0.5` runs again on every pass the gate holds',
         ),
     ]
 
@@ -353,7 +398,15 @@ def train(model, optimizer, loader, epochs):
         if not answer.per_batch or answer.confidence < Confidence.MEDIUM:
             return
         code = self.context.module.code_for_node(statement).strip()
-        if factor is None:
+        runs = "runs once per batch"
+        if answer.stalled:
+            runs = "runs again on every pass the gate holds"
+            times = "by the same factor" if factor is None else f"by {factor:g}"
+            effect = (
+                f"the learning rate is multiplied {times} on each of those passes instead of "
+                "once, and the decays compound"
+            )
+        elif factor is None:
             effect = (
                 "the learning rate is multiplied by the same factor on every batch and "
                 "shrinks geometrically"
@@ -373,7 +426,7 @@ def train(model, optimizer, loader, epochs):
         self._findings.append(
             (
                 statement,
-                f"`{code}` runs once per batch ({answer.describe()}): {effect}. Assign the LR "
+                f"`{code}` {runs} ({answer.describe()}): {effect}. Assign the LR "
                 "from a base value (`g['lr'] = base_lr * factor`), or move the decay to the "
                 "epoch loop or behind a once-flag.",
             )

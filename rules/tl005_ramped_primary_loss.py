@@ -283,6 +283,38 @@ class RampedPrimaryLoss(Rule):
     KL/β annealing, delayed adversarial weights, mean-teacher consistency
     ramps, perceptual, colour or edge terms.
 
+    Two ways any loss-weight schedule (a name with `weight`, `beta`, `alpha`,
+    `lambda`, `coef`, `kl`, ...; not a learning rate, which is TL004's)
+    breaks are flagged too, whatever the term:
+
+    - a ramp multiplied into the weight's own current value instead of a
+      fixed base: `model.cfg.beta_kl = beta_max * min(1, epoch / warm)` where
+      `beta_max` was just read from `model.cfg.beta_kl`, `self.kl_weight *=
+      min(1, step / n)`, or a local `w = w * ramp` carried across the passes
+      of a loop. The ramp compounds on every call;
+    - an epoch-sized increment added in code that runs once per batch:
+      `self.w = min(w_max, self.w + self.current_epoch * 0.015)` in a
+      Lightning `training_step`, `w += epoch * 0.01` in the batch loop.
+
+    ### Real code
+    On the labelled real-code set (`bench/realworld.py`): b34 (CeNeuroVAE's
+    KL warm-up reads `beta_max` back from the value it overwrote the epoch
+    before, so beta is 0 from epoch 0 on) and b36 (a `latent_recon_weight`
+    grown by `current_epoch * 0.015` in `training_step` and `validation_step`,
+    at its cap within a few batches) are found.  b33 (an AMBIG row: the whole
+    ID loss of a re-ID baseline times a warm-up that starts at 0.1, meant by
+    its maintainer as an LR warm-up, a no-op under Adam) is left alone on
+    purpose: a ramp with a floor still supervises from step 0.  b35 (a loss
+    weight folded into an LR lambda) is a judgement call and stays quiet.
+    The four look-alike rows (CADA-VAE's cross-reconstruction, β and distance
+    ramps, taming's delayed adversarial weight, a mean-teacher consistency
+    ramp, β-TC-VAE KL annealing) stay quiet, and the 51 sweep repositories
+    give no TL005 finding.
+
+    Out of scope: compounding schedules of other quantities (a sampling
+    temperature, a momentum), and per-batch increments sized in steps
+    (`w + 1 / anneal_steps`), which are how a per-step ramp is written.
+
     ## Why is this bad?
     At epoch 0 the ramp is 0, so the primary term contributes nothing: the
     model gets no supervision during the first epoch (of every stage, when
@@ -379,6 +411,15 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
 """,
             line=6,
             message="the primary loss term `F.l1_loss(pred, target)` is scaled by",
+        ),
+        Invalid(
+            """
+def step_kl_schedule(model, epoch, warmup_epochs=10):
+    beta_max = model.cfg.beta_kl
+    model.cfg.beta_kl = beta_max * min(1.0, epoch / warmup_epochs)
+""",
+            line=4,
+            message="`model.cfg.beta_kl` is multiplied by the ramp",
         ),
     ]
 

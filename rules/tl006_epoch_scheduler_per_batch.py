@@ -93,6 +93,21 @@ class EpochSchedulerPerBatch(Rule):
     Lightning scheduler config with `"interval": "step"`, or handed to the HF
     `Trainer(optimizers=(optimizer, scheduler))`, which steps it every step.
 
+    The batch loop may run over an alias (`progress_bar =
+    tqdm(enumerate(dataloader))`; `for i, (x, y) in progress_bar:`), in a
+    function or at the top level of a script.  A scheduler of any kind
+    stepped on every batch *and* once per epoch (before or after the batch
+    loop of a `train_one_epoch`, or in the epoch loop around it) is flagged
+    at the per-batch call: it runs one step ahead per epoch (double
+    stepping).
+
+    Not flagged: a per-batch `step()` under a flag whose negation guards the
+    epoch-level `step()` of the same scheduler (`if step_per_batch:` /
+    `if not step_per_batch:`, or an `if`/`else`), which is the author
+    choosing the place per scheduler; a step under a flag that is only ever
+    the literal `False`, which never runs; and a single extra `step()`
+    before training starts.
+
     Schedulers built for per-step use are not flagged: `OneCycleLR`,
     `CyclicLR`, `LambdaLR` warm-ups, HF `get_*_schedule_with_warmup`,
     `ExponentialLR` with `gamma >= 0.99`, and `StepLR`/`MultiStepLR`/
@@ -100,6 +115,25 @@ class EpochSchedulerPerBatch(Rule):
     (`step_size=30 * len(loader)`, `T_max=total_steps`, periods of 500 or
     more).  Objects named `*scheduler` that are not torch LR schedulers
     (diffusers noise schedulers) are never flagged.
+
+    ### Real code
+    On the labelled real-code set (`bench/realworld.py`): 3 of the 5 known
+    bugs are counted as found: b27 (ivadomed, `CosineAnnealingLR(optimizer,
+    num_epochs)` stepped per batch), b28 (STGCN, `StepLR` stepped right after
+    `optimizer.step()`) and b31 (meshed-memory transformer, a Noam `LambdaLR`
+    stepped at the start of `train_xe` and again after every batch).  b26
+    (SRGAN, `StepLR(step_size=epochs // 2)` stepped in a script-level loop
+    over `progress_bar = tqdm(enumerate(dataloader))`) is found at the two
+    `step()` lines (261, 262); the row points at the constructions on line
+    188, so the scorer does not count it.  b30 (cosmos-rl: a schedule sized
+    in global steps, stepped after every mini-batch of a global step) is out
+    of scope: the scheduler is built in another module, and nothing in the
+    file says how many mini-batches make a global step.  The four look-alike
+    rows stay quiet (ivadomed's `if step_scheduler_batch:`, set only for
+    `CyclicLR`; the same flag as a literal `False` in its timing test;
+    Trajectron++'s `ExponentialLR(gamma=0.9999)`; RAFT's `OneCycleLR`), and
+    the 51 sweep repositories give no TL006 finding (the two false ones
+    before were those two ivadomed sites).
 
     ## Why is this bad?
     The schedule advances once per `step()` call.  Stepped every batch, a
@@ -223,6 +257,26 @@ class Trainer:
 """,
             line=13,
             message="`self.scheduler.step()` runs once per batch (inside the loop",
+        ),
+        Invalid(
+            """
+from torch.optim.lr_scheduler import LambdaLR
+
+def train_epoch(model, loader, optimizer, scheduler):
+    scheduler.step()
+    for x, y in loader:
+        model(x, y).backward()
+        optimizer.step()
+        scheduler.step()
+
+def main(model, loader, optimizer, epochs):
+    scheduler = LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 4000))
+    for epoch in range(epochs):
+        train_epoch(model, loader, optimizer, scheduler)
+""",
+            line=9,
+            message="`scheduler.step()` runs once per batch (inside the loop over `loader`) and "
+            "the same LambdaLR is stepped again",
         ),
     ]
 

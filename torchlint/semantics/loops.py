@@ -180,6 +180,9 @@ class BatchAnswer:
     where: str = ""
     via: tuple[str, ...] = ()
     guard: str = ""
+    # The gate counter that does not change on every pass (``itr``), when the
+    # answer is per batch only because an every-N or once gate stalls.
+    stalled: str = ""
 
     def describe(self) -> str:
         """``in `get_loss()`, called from the loop over `self.loader``` and the like."""
@@ -868,7 +871,9 @@ def _node_answer(context: FileContext, node: cst.CSTNode, depth: int, visiting) 
                         f"{loop.description}, where `if {_code(context, gate.test)}` stays "
                         f"true on every pass until `{stalled}` changes"
                     )
-                    return BatchAnswer(True, loop.confidence * Confidence.STRONG, where)
+                    return BatchAnswer(
+                        True, loop.confidence * Confidence.STRONG, where, stalled=stalled
+                    )
                 if guard:
                     return BatchAnswer(False, loop.confidence, loop.description, guard=guard)
                 confidence = loop.confidence * (Confidence.VERY_HIGH if accumulation else 1.0)
@@ -962,7 +967,9 @@ def _callers_answer(context: FileContext, fn: cst.FunctionDef, depth: int, visit
         if caller.per_batch:
             confidence = caller.confidence * weight
             if confidence > best.confidence or not best.per_batch:
-                best = BatchAnswer(True, confidence, caller.where, (*caller.via, name))
+                best = BatchAnswer(
+                    True, confidence, caller.where, (*caller.via, name), stalled=caller.stalled
+                )
     return best
 
 
