@@ -59,6 +59,14 @@ def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
         target = node.targets[0] if len(node.targets) == 1 else None
         if isinstance(target, ast.Name) and is_ramp_collection_name(target.id):
             return True
+    # `_check_epoch_gated`: `if epoch % 10 == 0: w *= k`.
+    for node in index.nodes(ast.If):
+        if _reads_an_epoch(node.test) and any(
+            isinstance(small, (ast.AugAssign, ast.Assign)) and _scales(small)
+            for statement in node.body
+            for small in ast.walk(statement)
+        ):
+            return True
     if not _ramp_shapes(index):
         return False
     # `_check_increment`: an epoch-sized increment added to a weight.
@@ -100,6 +108,22 @@ def _epoch_times_number(expr: ast.AST) -> bool:
             if is_progress_name(last) and any(is_epoch_word(w) for w in identifier_words(last)):
                 return True
     return False
+
+
+def _reads_an_epoch(test: ast.AST) -> bool:
+    return any(
+        isinstance(node, (ast.Name, ast.Attribute))
+        and is_progress_name(name := last_name(node) or "")
+        and any(is_epoch_word(w) for w in identifier_words(name))
+        for node in ast.walk(test)
+    )
+
+
+def _scales(node: ast.AST) -> bool:
+    """``w *= k``, ``w /= k``, ``w = w * k``."""
+    if isinstance(node, ast.AugAssign):
+        return isinstance(node.op, (ast.Mult, ast.Div))
+    return _compounds(node)
 
 
 def _compounds(node: ast.AST) -> bool:
@@ -294,7 +318,13 @@ class RampedPrimaryLoss(Rule):
       of a loop. The ramp compounds on every call;
     - an epoch-sized increment added in code that runs once per batch:
       `self.w = min(w_max, self.w + self.current_epoch * 0.015)` in a
-      Lightning `training_step`, `w += epoch * 0.01` in the batch loop.
+      Lightning `training_step`, `w += epoch * 0.01` in the batch loop;
+    - a decay meant once per epoch that runs once per batch: `if
+      self.current_epoch % 10 == 0: self.kl_weight *= decay` in
+      `training_step` multiplies on every batch of those epochs.  A factor
+      within 1% of 1 (sized per step) and a controller on a measured value
+      (`if kl.mean() < target: beta *= 0.5`, PPO's adaptive KL) are not
+      flagged.
 
     ### Real code
     On the labelled real-code set (`bench/realworld.py`): b34 (CeNeuroVAE's
@@ -495,6 +525,8 @@ def step_kl_schedule(model, epoch, warmup_epochs=10):
             self._updates.append(node)
         elif isinstance(node.operator, cst.AddAssign):
             self._increments.append(node)
+        elif isinstance(node.operator, cst.DivideAssign):
+            self._updates.append(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) == 1 and isinstance(node.value, cst.BinaryOperation):
@@ -555,7 +587,8 @@ def step_kl_schedule(model, epoch, warmup_epochs=10):
             return
 
     def _check_compounding(self, node: cst.Assign | cst.AugAssign) -> None:
-        """``w = w * ramp(epoch)``: a ramp applied to the value it overwrote compounds."""
+        """``w = w * ramp(epoch)``: a ramp applied to the value it overwrote compounds;
+        ``w *= k`` under an epoch condition, once per batch, decays on every batch."""
         if isinstance(node, cst.AugAssign):
             target = node.target
             factors = _flatten_product(node.value)
@@ -575,6 +608,9 @@ def step_kl_schedule(model, epoch, warmup_epochs=10):
             return
         if not self._names_a_loss_weight(target):
             return
+        if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.DivideAssign):
+            self._check_epoch_gated(node, target, factors, inverse=True)
+            return
         for factor in factors:
             ramp_text = progress_ramp(self.context, factor)
             if ramp_text is None:
@@ -589,6 +625,52 @@ def step_kl_schedule(model, epoch, warmup_epochs=10):
                 f"configured value apart and assign `{name} = base * ramp`.",
             )
             return
+        self._check_epoch_gated(node, target, factors)
+
+    def _check_epoch_gated(self, node, target, factors, inverse: bool = False) -> None:
+        """``if epoch % 10 == 0: self.kl_weight *= decay`` in code that runs once per batch."""
+        if id(node) in self._reported or not factors:
+            return
+        for factor in factors:
+            value = constant_number(self.context, factor)
+            if value is not None and (value == 0 or abs(1 - value) <= _PER_STEP_SLACK):
+                return  # sized for per-step decay, or a reset
+        gate = self._epoch_gate(node)
+        if gate is None:
+            return
+        answer = runs_per_batch(self.context, node)
+        if not answer.per_batch or answer.confidence < Confidence.MEDIUM:
+            return
+        self._reported.add(id(node))
+        name = self.context.snippet(target, 40)
+        verb = "divided" if inverse else "multiplied"
+        self.report(
+            node,
+            f"`{name}` is {verb} under `if {self.context.snippet(gate.test, 50)}`, an epoch "
+            f"condition, but the update runs once per batch ({answer.describe()}): the weight "
+            f"is {verb} again on every batch of those epochs instead of once, and compounds. "
+            "Apply it once per epoch (after the batch loop, or in an epoch-end hook), or "
+            f"compute `{name}` in closed form from the epoch.",
+        )
+
+    def _epoch_gate(self, node: cst.CSTNode) -> cst.If | None:
+        """The ``if`` around ``node`` (in its function) whose test reads the epoch and
+        nothing measured: ``if epoch % 10 == 0``, ``if self.current_epoch >= start``."""
+        child = node
+        for ancestor in self.context.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef, cst.For, cst.While)):
+                return None
+            if isinstance(ancestor, cst.If) and child is ancestor.body:
+                names = [n.rsplit(".", 1)[-1] for n in _read_names(ancestor.test)]
+                epoch = [
+                    n
+                    for n in names
+                    if is_progress_name(n) and any(is_epoch_word(w) for w in identifier_words(n))
+                ]
+                if epoch and not _calls_in(ancestor.test):
+                    return ancestor
+            child = ancestor
+        return None
 
     def _check_increment(self, node: cst.Assign | cst.AugAssign) -> None:
         """``w = min(cap, w + epoch * k)`` once per batch: an epoch-sized step taken per batch."""
@@ -757,6 +839,40 @@ def _flatten_product(expr: cst.BaseExpression) -> list[cst.BaseExpression]:
     if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide):
         return _flatten_product(expr.left)
     return [expr]
+
+
+# A factor this close to 1 is sized for a per-step schedule.
+_PER_STEP_SLACK = 0.01
+
+
+def _read_names(expr: cst.BaseExpression) -> list[str]:
+    """Dotted names read in a condition (``self.current_epoch``, ``epoch``)."""
+    from torchlint.walk import iter_children
+
+    found = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            name = dotted_name(node)
+            if name is not None:
+                found.append(name)
+                continue
+        stack.extend(iter_children(node))
+    return found
+
+
+def _calls_in(expr: cst.BaseExpression) -> bool:
+    """Whether a condition calls anything (``kl.mean() < target``: a measured value)."""
+    from torchlint.walk import iter_children
+
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Call):
+            return True
+        stack.extend(iter_children(node))
+    return False
 
 
 def _epoch_sized(context, increment: cst.BaseExpression) -> bool:
