@@ -9,13 +9,23 @@ from typing import Any
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Invalid, Rule
-from torchlint.semantics.callgraph import calls_named
+from torchlint.semantics.callgraph import (
+    bound_argument,
+    callee_function,
+    calls_named,
+    resolve_callee,
+)
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.loops import runs_per_batch
 from torchlint.semantics.model import iter_assignments
-from torchlint.semantics.names import dotted_name
+from torchlint.semantics.names import dotted_name, place_of
 from torchlint.semantics.schedulers import PER_STEP_FACTOR
-from torchlint.semantics.values import constant_number, possible_values
+from torchlint.semantics.values import (
+    constant_number,
+    function_returns,
+    possible_values,
+    scope_of,
+)
 from torchlint.semantics.vocabulary import (
     LEARNING_RATE_PHRASES,
     LEARNING_RATE_WORDS,
@@ -82,12 +92,41 @@ class LrDecayPerBatch(Rule):
     loop over the data loader or training steps, in a Lightning
     `training_step`, or in a function or method called from there.
 
+    The update may go through a same-file helper given the current LR:
+    `optimizer, lr = exp_lr_scheduler(optimizer, itr, lr, gamma)` where the
+    helper returns `init_lr * gamma` (and writes it into the param groups) is
+    the same compounding update, flagged at the call.  A closed-form exponent
+    applied to the current LR (`g["lr"] = g["lr"] * gamma ** (it // step)`)
+    compounds too.
+
     Not flagged: closed-form assignments (`g["lr"] = base_lr * min(1, step /
     warmup)`), decays in the epoch loop, bodies guarded to run once (a flag
     set inside the guard, `step == k`) or every N steps (`step % N == 0`),
     and factors of 0.99 or more, which are sized for per-step decay.
     `if epoch == 30:` inside the batch loop is *not* a once-guard: it holds
-    for every batch of epoch 30.
+    for every batch of epoch 30.  Nor is an every-N gate whose counter does
+    not change on every pass of the batch loop: `if itr % N == 0` where `itr`
+    only advances when a batch completes (`if done: itr += 1`), after an
+    accumulation branch (`if (i + 1) % accum == 0: step += 1`), or belongs to
+    an outer loop, stays true for many passes in a row and decays on each.
+    A counter advanced on both arms of an `if`/`else`, or in the arm that
+    holds the gate, keeps the gate once per value.
+
+    ### Real code
+    On the labelled real-code set (`bench/realworld.py`): 1 of the 2 known
+    bugs found.  b29 (pygoturn) decays under `if itr > 0 and itr %
+    lr_decay_step == 0` at the top of a `while itr < num_batches` loop, and
+    `itr` moves only when a running batch fills up, through a helper that
+    returns `init_lr * gamma`: flagged at the call.  b32 is out of reach: its
+    file does not parse (the same compounding shape is a fixture).  The three
+    look-alike rows stay quiet (a local LR recomputed from the base every
+    batch, AWD-LSTM's LR rescaled by sequence length and restored, a
+    per-epoch `state['lr'] *= gamma`), and the 51 sweep repositories give no
+    TL004 finding.
+
+    Out of scope: a stalled gate whose counter is an attribute
+    (`self.global_step % N`) or a name some function declares `global`: any
+    call in the loop may advance it, so the gate is trusted.
 
     ## Why is this bad?
     A multiplicative update compounds on every call.  Run once per batch,
@@ -199,6 +238,22 @@ def train(model, optimizer, loader, epochs):
             line=8,
             message='`optimizer.param_groups[0]["lr"] = optimizer.param_groups[0]',
         ),
+        Invalid(
+            """
+def train(model, optimizer, loader, accum, decay_every=5000):
+    step = 0
+    for i, batch in enumerate(loader):
+        model(batch).backward()
+        if (i + 1) % accum == 0:
+            optimizer.step()
+            step += 1
+        if step > 0 and step % decay_every == 0:
+            for g in optimizer.param_groups:
+                g["lr"] *= 0.5
+""",
+            line=11,
+            message='`g["lr"] *= 0.5` runs again on every pass the gate holds',
+        ),
     ]
 
     def __init__(self, context, settings=None) -> None:
@@ -223,25 +278,50 @@ def train(model, optimizer, loader, epochs):
             # Factors are found after the walk: following `new_lr` back to
             # `old_lr * 0.1` may need call sites later in the file.
             self._candidates.append((node, target, None))
+        elif isinstance(target, (cst.Tuple, cst.List)) and isinstance(node.value, cst.Call):
+            # `optimizer, lr = decay(optimizer, it, lr, gamma)`: element `i` of what
+            # `decay` returns.
+            for position, element in enumerate(target.elements):
+                if isinstance(element.value, cst.Name) and _is_lr_target(element.value):
+                    self._candidates.append((node, element.value, position))
 
     # -- deciding -----------------------------------------------------------
 
     def leave_Module(self, original_node: cst.Module) -> None:
+        self._findings: list[tuple[cst.CSTNode, str]] = []
+        self._decaying_calls: set[cst.FunctionDef] = set()
         for statement, target, factors in self._candidates:
-            if factors is None:
-                factors = self._assigned_factors(target, statement.value)
-                if factors is None:
+            writes_groups = False
+            if not isinstance(factors, list):
+                found = self._assigned_factors(target, statement.value, factors)
+                if found is None:
                     continue
-            self._check(statement, target, factors)
+                factors, writes_groups = found
+            self._check(statement, target, factors, writes_groups)
+        semantics = self.context.semantics
+        for statement, message in self._findings:
+            # `lr = decay(lr)` flagged at the call: the body of `decay` is the same finding.
+            if semantics.enclosing_function(statement) not in self._decaying_calls:
+                self.report(statement, message)
 
-    def _assigned_factors(self, target, value):
-        """``[(k, inverse)]`` when ``target = target * k``, directly or through a temporary.
+    def _assigned_factors(self, target, value, position=None):
+        """``([(k, inverse)], through_call)`` when ``target = target * k``, directly,
+        through a temporary, or through a same-file function given the current LR.
 
         ``new_lr = max(old_lr * 0.5, min_lr); g["lr"] = new_lr`` with
-        ``old_lr = g["lr"]`` is the same multiplicative update as ``g["lr"] *= 0.5``.
+        ``old_lr = g["lr"]`` is the same multiplicative update as ``g["lr"] *= 0.5``;
+        so is ``opt, lr = decay(opt, lr, gamma)`` when ``decay`` returns
+        ``(opt, current_lr * gamma)``.  ``through_call`` says the function also
+        writes the optimizer's param groups.
         """
-        place = _place(target)
+        place = place_of(target)
         if place is None:
+            return None
+        if isinstance(value, cst.Call):
+            found = self._returned_factors(value, position, place)
+            if found is not None:
+                return found
+        if position is not None:
             return None
         candidates = [value]
         if isinstance(value, cst.Name):
@@ -253,11 +333,45 @@ def train(model, optimizer, loader, epochs):
                 candidate, lambda expr: self._holds_place(expr, place, 2)
             )
             if factors is not None:
-                return factors
+                return factors, False
+        return None
+
+    def _returned_factors(self, call, position, place):
+        """Factors of ``lr = f(..., lr, ...)`` where ``f`` returns its LR parameter times ``k``."""
+        fn = callee_function(
+            self.context, resolve_callee(self.context, call, scope_of(self.context, call))
+        )
+        if fn is None:
+            return None
+
+        def passed_the_lr(expr) -> bool:
+            if not isinstance(expr, cst.Name) or _parameter(fn, expr.value) is None:
+                return False
+            argument = bound_argument(self.context, call, fn, expr.value)
+            return argument is not None and self._holds_place(argument, place, 2)
+
+        for returned in function_returns(self.context, fn):
+            if position is not None:
+                if not isinstance(returned, (cst.Tuple, cst.List)):
+                    continue
+                if position >= len(returned.elements):
+                    continue
+                returned = returned.elements[position].value
+            candidates = [returned]
+            if isinstance(returned, cst.Name) and _parameter(fn, returned.value) is None:
+                candidates.extend(
+                    value
+                    for value in possible_values(self.context, returned, depth=1)
+                    if value is not returned
+                )
+            for candidate in candidates:
+                factors = _multiplicative_factors(candidate, passed_the_lr)
+                if factors is not None:
+                    return factors, _writes_param_groups(fn)
         return None
 
     def _holds_place(self, expr, place, hops: int) -> bool:
-        if _place(expr) == place:
+        if place_of(expr) == place:
             return True
         if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name):
             if expr.func.value == "float" and len(expr.args) == 1:
@@ -270,19 +384,29 @@ def train(model, optimizer, loader, epochs):
             )
         return False
 
-    def _check(self, statement, target, factors) -> None:
+    def _check(self, statement, target, factors, writes_groups=False) -> None:
         factor = self._decay_factor(factors)
         if factor is False:
             return
-        if not isinstance(target, cst.Subscript) and not self._feeds_param_groups(
-            statement, target
+        if (
+            not isinstance(target, cst.Subscript)
+            and not writes_groups
+            and not self._feeds_param_groups(statement, target)
         ):
             return
         answer = runs_per_batch(self.context, statement)
         if not answer.per_batch or answer.confidence < Confidence.MEDIUM:
             return
         code = self.context.module.code_for_node(statement).strip()
-        if factor is None:
+        runs = "runs once per batch"
+        if answer.stalled:
+            runs = "runs again on every pass the gate holds"
+            times = "by the same factor" if factor is None else f"by {factor:g}"
+            effect = (
+                f"the learning rate is multiplied {times} on each of those passes instead of "
+                "once, and the decays compound"
+            )
+        elif factor is None:
             effect = (
                 "the learning rate is multiplied by the same factor on every batch and "
                 "shrinks geometrically"
@@ -292,11 +416,20 @@ def train(model, optimizer, loader, epochs):
                 f"the learning rate is multiplied by {factor:g} on every batch, so after 100 "
                 f"batches it is {factor**100:.0e} of its value and training silently stops"
             )
-        self.report(
-            statement,
-            f"`{code}` runs once per batch ({answer.describe()}): {effect}. Assign the LR from "
-            "a base value (`g['lr'] = base_lr * factor`), or move the decay to the epoch loop "
-            "or behind a once-flag.",
+        if isinstance(statement, cst.Assign) and isinstance(statement.value, cst.Call):
+            callee = callee_function(
+                self.context,
+                resolve_callee(self.context, statement.value, scope_of(self.context, statement)),
+            )
+            if callee is not None:
+                self._decaying_calls.add(callee)
+        self._findings.append(
+            (
+                statement,
+                f"`{code}` {runs} ({answer.describe()}): {effect}. Assign the LR "
+                "from a base value (`g['lr'] = base_lr * factor`), or move the decay to the "
+                "epoch loop or behind a once-flag.",
+            )
         )
 
     def _decay_factor(self, factors) -> float | bool | None:
@@ -356,6 +489,18 @@ def train(model, optimizer, loader, epochs):
         return False
 
 
+def _parameter(fn: cst.FunctionDef, name: str) -> cst.Param | None:
+    params = fn.params
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        if param.name.value == name:
+            return param
+    return None
+
+
+def _writes_param_groups(fn: cst.FunctionDef) -> bool:
+    return any(_is_param_group_lr(target) for target, _ in iter_assignments(fn))
+
+
 def _is_lr_ratio(expr: cst.BaseExpression) -> bool:
     """``new_lr / old_lr``: rescaling to a new absolute value, not a decay."""
     if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide):
@@ -380,28 +525,6 @@ def _is_lr_target(target: cst.BaseExpression) -> bool:
             return False
         return names_a_learning_rate(name.rsplit(".", 1)[-1])
     return False
-
-
-def _place(expr: cst.BaseExpression):
-    """What an LR target denotes, ignoring quotes and spacing: ``g['lr']`` == ``g["lr"]``."""
-    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
-        index = expr.slice[0].slice
-        if isinstance(index, cst.Index):
-            inner = _place(expr.value)
-            key = string_value(index.value)
-            if key is None:
-                key = _constant_key(index.value)
-            if inner is not None and key is not None:
-                return (inner, key)
-        return None
-    return dotted_name(expr)
-
-
-def _constant_key(expr: cst.BaseExpression):
-    """An integer subscript (``param_groups[0]``) as a comparable key."""
-    if isinstance(expr, cst.Integer):
-        return int(expr.value, 0) if expr.value.isdigit() else expr.value
-    return None
 
 
 def _flatten_product(expr: cst.BaseExpression, inverse: bool = False):

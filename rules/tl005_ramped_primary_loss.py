@@ -10,13 +10,17 @@ from typing import Any
 from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Invalid, Rule, RuleOption
-from torchlint.semantics.names import dotted_name
-from torchlint.semantics.ramps import zero_start_ramp
-from torchlint.semantics.values import assigned_values, possible_values
+from torchlint.semantics.confidence import Confidence
+from torchlint.semantics.loops import runs_per_batch
+from torchlint.semantics.model import assigned_targets
+from torchlint.semantics.names import dotted_name, place_of
+from torchlint.semantics.ramps import progress_ramp, zero_start_ramp
+from torchlint.semantics.values import assigned_values, constant_number, possible_values
 from torchlint.semantics.vocabulary import (
     RAMP_COLLECTION_WORDS,
     RAMP_FUNCTION_WORDS,
     identifier_words,
+    is_epoch_word,
     is_progress_name,
     is_ramp_collection_name,
 )
@@ -55,8 +59,31 @@ def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
         target = node.targets[0] if len(node.targets) == 1 else None
         if isinstance(target, ast.Name) and is_ramp_collection_name(target.id):
             return True
+    # `_check_epoch_gated`: `if epoch % 10 == 0: w *= k`.
+    for node in index.nodes(ast.If):
+        if _reads_an_epoch(node.test) and any(
+            isinstance(small, (ast.AugAssign, ast.Assign)) and _scales(small)
+            for statement in node.body
+            for small in ast.walk(statement)
+        ):
+            return True
     if not _ramp_shapes(index):
         return False
+    # `_check_increment`: an epoch-sized increment added to a weight.
+    if any(
+        isinstance(node.op, ast.Add) and _epoch_times_number(node.value)
+        for node in index.nodes(ast.AugAssign)
+    ) or any(
+        isinstance(node.op, ast.Add)
+        and (_epoch_times_number(node.left) or _epoch_times_number(node.right))
+        for node in index.nodes(ast.BinOp)
+    ):
+        return True
+    # `_check_compounding`: a product assigned back to a place it reads.
+    if any(_compounds(node) for node in index.nodes(ast.AugAssign)) or any(
+        _compounds(node) for node in index.nodes(ast.Assign)
+    ):
+        return True
     # `_check_product` and `_check_collection` report only a term, key or string
     # whose words include a primary-loss name.
     names = settings.get("primary-loss-names")
@@ -69,6 +96,63 @@ def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
         for pattern in patterns
         if pattern
     )
+
+
+def _epoch_times_number(expr: ast.AST) -> bool:
+    """``epoch * k`` (mirrors ``_epoch_sized``)."""
+    if not (isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mult)):
+        return False
+    for counter, scale in ((expr.left, expr.right), (expr.right, expr.left)):
+        if isinstance(counter, (ast.Name, ast.Attribute)) and _may_be_number(scale):
+            last = last_name(counter) or ""
+            if is_progress_name(last) and any(is_epoch_word(w) for w in identifier_words(last)):
+                return True
+    return False
+
+
+def _reads_an_epoch(test: ast.AST) -> bool:
+    return any(
+        isinstance(node, (ast.Name, ast.Attribute))
+        and is_progress_name(name := last_name(node) or "")
+        and any(is_epoch_word(w) for w in identifier_words(name))
+        for node in ast.walk(test)
+    )
+
+
+def _scales(node: ast.AST) -> bool:
+    """``w *= k``, ``w /= k``, ``w = w * k``."""
+    if isinstance(node, ast.AugAssign):
+        return isinstance(node.op, (ast.Mult, ast.Div))
+    return _compounds(node)
+
+
+def _compounds(node: ast.AST) -> bool:
+    """``w *= r`` or ``w = ... * r`` (mirrors ``RampedPrimaryLoss._check_compounding``)."""
+    if isinstance(node, ast.AugAssign):
+        return isinstance(node.op, ast.Mult)
+    if not (
+        len(node.targets) == 1
+        and isinstance(node.value, ast.BinOp)
+        and isinstance(node.value.op, ast.Mult)
+    ):
+        return False
+    target = node.targets[0]
+    if isinstance(target, (ast.Attribute, ast.Subscript)):
+        return True
+    # A local compounds only by reading itself (`w = w * ramp` in a loop).
+    return isinstance(target, ast.Name) and any(
+        isinstance(operand, ast.Name) and operand.id == target.id
+        for operand in _product_operands(node.value)
+    )
+
+
+def _product_operands(expr: ast.AST):
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Mult, ast.Div)):
+        yield from _product_operands(expr.left)
+        if isinstance(expr.op, ast.Mult):
+            yield from _product_operands(expr.right)
+    else:
+        yield expr
 
 
 def _words(index: SyntaxIndex) -> frozenset[str]:
@@ -121,7 +205,8 @@ def _is_progress(expr: ast.AST) -> bool:
         return False
     if isinstance(expr, (ast.Name, ast.Attribute)):
         return is_progress_name(last_name(expr) or "")
-    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Sub):
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Sub, ast.Add)):
+        # `epoch - start`, and `epoch + 1` (`ramps.progress_ramp`)
         return _is_progress(expr.left)
     return False
 
@@ -186,6 +271,28 @@ _AUXILIARY_WORDS = frozenset(
 )
 
 
+# Words of a loss weight: a schedule on one of these scales a loss term.
+_WEIGHT_WORDS = frozenset(
+    {
+        "weight",
+        "weights",
+        "w",
+        "wt",
+        "beta",
+        "alpha",
+        "lambda",
+        "lam",
+        "lmbda",
+        "coef",
+        "coeff",
+        "coefficient",
+        "factor",
+        "kl",
+        "kld",
+    }
+)
+
+
 class RampedPrimaryLoss(Rule):
     """
     ## What it does
@@ -199,6 +306,44 @@ class RampedPrimaryLoss(Rule):
     Ramps over auxiliary terms are the point of a ramp and are not flagged:
     KL/β annealing, delayed adversarial weights, mean-teacher consistency
     ramps, perceptual, colour or edge terms.
+
+    Two ways any loss-weight schedule (a name with `weight`, `beta`, `alpha`,
+    `lambda`, `coef`, `kl`, ...; not a learning rate, which is TL004's)
+    breaks are flagged too, whatever the term:
+
+    - a ramp multiplied into the weight's own current value instead of a
+      fixed base: `model.cfg.beta_kl = beta_max * min(1, epoch / warm)` where
+      `beta_max` was just read from `model.cfg.beta_kl`, `self.kl_weight *=
+      min(1, step / n)`, or a local `w = w * ramp` carried across the passes
+      of a loop. The ramp compounds on every call;
+    - an epoch-sized increment added in code that runs once per batch:
+      `self.w = min(w_max, self.w + self.current_epoch * 0.015)` in a
+      Lightning `training_step`, `w += epoch * 0.01` in the batch loop;
+    - a decay meant once per epoch that runs once per batch: `if
+      self.current_epoch % 10 == 0: self.kl_weight *= decay` in
+      `training_step` multiplies on every batch of those epochs.  A factor
+      within 1% of 1 (sized per step) and a controller on a measured value
+      (`if kl.mean() < target: beta *= 0.5`, PPO's adaptive KL) are not
+      flagged.
+
+    ### Real code
+    On the labelled real-code set (`bench/realworld.py`): b34 (CeNeuroVAE's
+    KL warm-up reads `beta_max` back from the value it overwrote the epoch
+    before, so beta is 0 from epoch 0 on) and b36 (a `latent_recon_weight`
+    grown by `current_epoch * 0.015` in `training_step` and `validation_step`,
+    at its cap within a few batches) are found.  b33 (an AMBIG row: the whole
+    ID loss of a re-ID baseline times a warm-up that starts at 0.1, meant by
+    its maintainer as an LR warm-up, a no-op under Adam) is left alone on
+    purpose: a ramp with a floor still supervises from step 0.  b35 (a loss
+    weight folded into an LR lambda) is a judgement call and stays quiet.
+    The four look-alike rows (CADA-VAE's cross-reconstruction, β and distance
+    ramps, taming's delayed adversarial weight, a mean-teacher consistency
+    ramp, β-TC-VAE KL annealing) stay quiet, and the 51 sweep repositories
+    give no TL005 finding.
+
+    Out of scope: compounding schedules of other quantities (a sampling
+    temperature, a momentum), and per-batch increments sized in steps
+    (`w + 1 / anneal_steps`), which are how a per-step ramp is written.
 
     ## Why is this bad?
     At epoch 0 the ramp is 0, so the primary term contributes nothing: the
@@ -297,6 +442,15 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
             line=6,
             message="the primary loss term `F.l1_loss(pred, target)` is scaled by",
         ),
+        Invalid(
+            """
+def step_kl_schedule(model, epoch, warmup_epochs=10):
+    beta_max = model.cfg.beta_kl
+    model.cfg.beta_kl = beta_max * min(1.0, epoch / warmup_epochs)
+""",
+            line=4,
+            message="`model.cfg.beta_kl` is multiplied by the ramp",
+        ),
     ]
 
     def __init__(self, context, settings=None) -> None:
@@ -307,6 +461,8 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
         self._reported: set[int] = set()
         self._products: list[cst.CSTNode] = []
         self._collections: list[tuple[cst.BaseExpression, str]] = []
+        self._updates: list[cst.Assign | cst.AugAssign] = []
+        self._increments: list[cst.Assign | cst.AugAssign] = []
 
     # -- names ----------------------------------------------------------------
 
@@ -366,8 +522,18 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.operator, cst.MultiplyAssign):
             self._products.append(node)
+            self._updates.append(node)
+        elif isinstance(node.operator, cst.AddAssign):
+            self._increments.append(node)
+        elif isinstance(node.operator, cst.DivideAssign):
+            self._updates.append(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1 and isinstance(node.value, cst.BinaryOperation):
+            self._updates.append(node)
+            self._increments.append(node)
+        elif len(node.targets) == 1 and isinstance(node.value, cst.Call):
+            self._increments.append(node)
         if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
             return
         if not is_ramp_collection_name(node.targets[0].target.value):
@@ -382,6 +548,10 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
             self._check_product(node)
         for value, label in self._collections:
             self._check_collection(value, label, None)
+        for node in self._updates:
+            self._check_compounding(node)
+        for node in self._increments:
+            self._check_increment(node)
 
     # -- deciding ----------------------------------------------------------------
 
@@ -415,6 +585,187 @@ def training_loss(pred, target, kl, epoch, warmup_epochs=5):
             elif collection is not None:
                 self._check_collection(collection[0], collection[1], ramp_text)
             return
+
+    def _check_compounding(self, node: cst.Assign | cst.AugAssign) -> None:
+        """``w = w * ramp(epoch)``: a ramp applied to the value it overwrote compounds;
+        ``w *= k`` under an epoch condition, once per batch, decays on every batch."""
+        if isinstance(node, cst.AugAssign):
+            target = node.target
+            factors = _flatten_product(node.value)
+        else:
+            target = node.targets[0].target
+            if not (
+                isinstance(node.value, cst.BinaryOperation)
+                and isinstance(node.value.operator, cst.Multiply)
+            ):
+                return
+            factors = _flatten_product(node.value)
+            held = [f for f in factors if self._holds(f, target)]
+            if len(held) != 1:
+                return
+            factors = [f for f in factors if f is not held[0]]
+        if id(node) in self._reported or not self._persists(node, target):
+            return
+        if not self._names_a_loss_weight(target):
+            return
+        if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.DivideAssign):
+            self._check_epoch_gated(node, target, factors, inverse=True)
+            return
+        for factor in factors:
+            ramp_text = progress_ramp(self.context, factor)
+            if ramp_text is None:
+                continue
+            self._reported.add(id(node))
+            name = self.context.snippet(target, 40)
+            self.report(
+                node,
+                f"`{name}` is multiplied by the ramp `{ramp_text}` on top of its own current "
+                "value, not a fixed base: each call compounds the ramp, so the weight shrinks "
+                "towards 0 (a ramp that is 0 at the start zeroes it for good). Keep the "
+                f"configured value apart and assign `{name} = base * ramp`.",
+            )
+            return
+        self._check_epoch_gated(node, target, factors)
+
+    def _check_epoch_gated(self, node, target, factors, inverse: bool = False) -> None:
+        """``if epoch % 10 == 0: self.kl_weight *= decay`` in code that runs once per batch."""
+        if id(node) in self._reported or not factors:
+            return
+        for factor in factors:
+            value = constant_number(self.context, factor)
+            if value is not None and (value == 0 or abs(1 - value) <= _PER_STEP_SLACK):
+                return  # sized for per-step decay, or a reset
+        gate = self._epoch_gate(node)
+        if gate is None:
+            return
+        answer = runs_per_batch(self.context, node)
+        if not answer.per_batch or answer.confidence < Confidence.MEDIUM:
+            return
+        self._reported.add(id(node))
+        name = self.context.snippet(target, 40)
+        verb = "divided" if inverse else "multiplied"
+        self.report(
+            node,
+            f"`{name}` is {verb} under `if {self.context.snippet(gate.test, 50)}`, an epoch "
+            f"condition, but the update runs once per batch ({answer.describe()}): the weight "
+            f"is {verb} again on every batch of those epochs instead of once, and compounds. "
+            "Apply it once per epoch (after the batch loop, or in an epoch-end hook), or "
+            f"compute `{name}` in closed form from the epoch.",
+        )
+
+    def _epoch_gate(self, node: cst.CSTNode) -> cst.If | None:
+        """The ``if`` around ``node`` (in its function) whose test reads the epoch and
+        nothing measured: ``if epoch % 10 == 0``, ``if self.current_epoch >= start``."""
+        child = node
+        for ancestor in self.context.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef, cst.For, cst.While)):
+                return None
+            if isinstance(ancestor, cst.If) and child is ancestor.body:
+                names = [n.rsplit(".", 1)[-1] for n in _read_names(ancestor.test)]
+                epoch = [
+                    n
+                    for n in names
+                    if is_progress_name(n) and any(is_epoch_word(w) for w in identifier_words(n))
+                ]
+                if epoch and not _calls_in(ancestor.test):
+                    return ancestor
+            child = ancestor
+        return None
+
+    def _check_increment(self, node: cst.Assign | cst.AugAssign) -> None:
+        """``w = min(cap, w + epoch * k)`` once per batch: an epoch-sized step taken per batch."""
+        if isinstance(node, cst.AugAssign):
+            target = node.target
+            increment = node.value
+        else:
+            target = node.targets[0].target
+            increment = self._increment_of(node.value, target)
+        if increment is None or not _epoch_sized(self.context, increment):
+            return
+        if not self._names_a_loss_weight(target):
+            return
+        if id(node) in self._reported or not self._persists(node, target):
+            return
+        answer = runs_per_batch(self.context, node)
+        if not answer.per_batch or answer.confidence < Confidence.MEDIUM:
+            return
+        self._reported.add(id(node))
+        name = self.context.snippet(target, 40)
+        step = self.context.snippet(increment, 40)
+        self.report(
+            node,
+            f"`{name}` grows by `{step}` each time this runs, once per batch "
+            f"({answer.describe()}): the increment is sized by the epoch but added on every "
+            "batch, so the weight ramps len(loader) times too fast and sits at its cap after a "
+            "few batches. Update it once per epoch, or compute it in closed form from the epoch "
+            f"(`{name} = min(cap, base + epoch * k)`).",
+        )
+
+    def _increment_of(self, value: cst.BaseExpression, target: cst.BaseExpression):
+        """``k`` for ``target + k``, or for ``min(cap, target + k)``."""
+        if (
+            isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Name)
+            and value.func.value == "min"
+        ):
+            for arg in value.args:
+                found = self._increment_of(arg.value, target)
+                if found is not None:
+                    return found
+            return None
+        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add):
+            for mine, other in ((value.left, value.right), (value.right, value.left)):
+                if self._holds(mine, target):
+                    return other
+        return None
+
+    def _names_a_loss_weight(self, target: cst.BaseExpression) -> bool:
+        """``beta_kl``, ``self.kl_weight``, ``weights["adv"]``; a learning rate is TL004's."""
+        words = set(self._term_words(target))
+        if isinstance(target, cst.Subscript):
+            words |= set(self._term_words(target.value))
+        if "lr" in words or {"learning", "rate"} <= words:
+            return False
+        return bool(words & _WEIGHT_WORDS)
+
+    def _holds(self, factor: cst.BaseExpression, target: cst.BaseExpression) -> bool:
+        """``factor`` reads ``target``, or (for an attribute or item) a local copied from it
+        (``beta_max = cfg.beta``)."""
+        place = place_of(target)
+        if place is None:
+            return False
+        if place_of(factor) == place:
+            return True
+        if isinstance(factor, cst.Name) and not isinstance(target, cst.Name):
+            values = assigned_values(self.context, factor)
+            return bool(values) and all(place_of(value) == place for value in values)
+        return False
+
+    def _persists(self, node: cst.CSTNode, target: cst.BaseExpression) -> bool:
+        """An attribute or item outlives the call; a local only the passes of a loop."""
+        semantics = self.context.semantics
+        fn = semantics.enclosing_function(node)
+        if fn is not None and fn.name.value == "__init__":
+            return False
+        if isinstance(target, (cst.Attribute, cst.Subscript)):
+            return True
+        if not isinstance(target, cst.Name):
+            return False
+        for ancestor in self.context.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef)):
+                return False
+            if isinstance(ancestor, (cst.For, cst.While)):
+                # Reset inside the loop (`w = base` before `w = w * ramp`): not carried over.
+                assignments = [
+                    small
+                    for small in _simple_statements(ancestor.body)
+                    if any(
+                        isinstance(t, cst.Name) and t.value == target.value
+                        for t in assigned_targets(small)
+                    )
+                ]
+                return len(assignments) == 1
+        return False
 
     def _target_words(self, node: cst.CSTNode) -> tuple[str, ...]:
         statement = self.context.enclosing_statement(node)
@@ -488,6 +839,76 @@ def _flatten_product(expr: cst.BaseExpression) -> list[cst.BaseExpression]:
     if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide):
         return _flatten_product(expr.left)
     return [expr]
+
+
+# A factor this close to 1 is sized for a per-step schedule.
+_PER_STEP_SLACK = 0.01
+
+
+def _read_names(expr: cst.BaseExpression) -> list[str]:
+    """Dotted names read in a condition (``self.current_epoch``, ``epoch``)."""
+    from torchlint.walk import iter_children
+
+    found = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            name = dotted_name(node)
+            if name is not None:
+                found.append(name)
+                continue
+        stack.extend(iter_children(node))
+    return found
+
+
+def _calls_in(expr: cst.BaseExpression) -> bool:
+    """Whether a condition calls anything (``kl.mean() < target``: a measured value)."""
+    from torchlint.walk import iter_children
+
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Call):
+            return True
+        stack.extend(iter_children(node))
+    return False
+
+
+def _epoch_sized(context, increment: cst.BaseExpression) -> bool:
+    """``epoch * 0.015``, ``self.current_epoch * k``: proportional to the current epoch."""
+    if not (
+        isinstance(increment, cst.BinaryOperation) and isinstance(increment.operator, cst.Multiply)
+    ):
+        return False
+    for counter, scale in (
+        (increment.left, increment.right),
+        (increment.right, increment.left),
+    ):
+        name = dotted_name(counter) if isinstance(counter, (cst.Name, cst.Attribute)) else None
+        if name is None:
+            continue
+        last = name.rsplit(".", 1)[-1]
+        if (
+            is_progress_name(last)
+            and any(is_epoch_word(w) for w in identifier_words(last))
+            and constant_number(context, scale) is not None
+        ):
+            return True
+    return False
+
+
+def _simple_statements(block: cst.CSTNode):
+    """The small statements of a block and of the blocks nested in it."""
+    from torchlint.walk import iter_children
+
+    stack = [block]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            yield from node.body
+        elif not isinstance(node, (cst.BaseExpression, cst.FunctionDef, cst.ClassDef)):
+            stack.extend(iter_children(node))
 
 
 def _membership_collection(test: cst.BaseExpression) -> cst.BaseExpression | None:

@@ -10,7 +10,14 @@ from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Invalid, Rule
 from torchlint.semantics.confidence import Confidence
-from torchlint.semantics.loops import runs_per_batch
+from torchlint.semantics.loops import (
+    ONCE_PER_EPOCH,
+    OUTSIDE_BATCH_LOOP,
+    branch_conditions,
+    classify_loop,
+    mutually_exclusive,
+    runs_per_batch,
+)
 from torchlint.semantics.schedulers import (
     SchedulerKind,
     classify_scheduler,
@@ -86,6 +93,21 @@ class EpochSchedulerPerBatch(Rule):
     Lightning scheduler config with `"interval": "step"`, or handed to the HF
     `Trainer(optimizers=(optimizer, scheduler))`, which steps it every step.
 
+    The batch loop may run over an alias (`progress_bar =
+    tqdm(enumerate(dataloader))`; `for i, (x, y) in progress_bar:`), in a
+    function or at the top level of a script.  A scheduler of any kind
+    stepped on every batch *and* once per epoch (before or after the batch
+    loop of a `train_one_epoch`, or in the epoch loop around it) is flagged
+    at the per-batch call: it runs one step ahead per epoch (double
+    stepping).
+
+    Not flagged: a per-batch `step()` under a flag whose negation guards the
+    epoch-level `step()` of the same scheduler (`if step_per_batch:` /
+    `if not step_per_batch:`, or an `if`/`else`), which is the author
+    choosing the place per scheduler; a step under a flag that is only ever
+    the literal `False`, which never runs; and a single extra `step()`
+    before training starts.
+
     Schedulers built for per-step use are not flagged: `OneCycleLR`,
     `CyclicLR`, `LambdaLR` warm-ups, HF `get_*_schedule_with_warmup`,
     `ExponentialLR` with `gamma >= 0.99`, and `StepLR`/`MultiStepLR`/
@@ -93,6 +115,25 @@ class EpochSchedulerPerBatch(Rule):
     (`step_size=30 * len(loader)`, `T_max=total_steps`, periods of 500 or
     more).  Objects named `*scheduler` that are not torch LR schedulers
     (diffusers noise schedulers) are never flagged.
+
+    ### Real code
+    On the labelled real-code set (`bench/realworld.py`): 3 of the 5 known
+    bugs are counted as found: b27 (ivadomed, `CosineAnnealingLR(optimizer,
+    num_epochs)` stepped per batch), b28 (STGCN, `StepLR` stepped right after
+    `optimizer.step()`) and b31 (meshed-memory transformer, a Noam `LambdaLR`
+    stepped at the start of `train_xe` and again after every batch).  b26
+    (SRGAN, `StepLR(step_size=epochs // 2)` stepped in a script-level loop
+    over `progress_bar = tqdm(enumerate(dataloader))`) is found at the two
+    `step()` lines (261, 262); the row points at the constructions on line
+    188, so the scorer does not count it.  b30 (cosmos-rl: a schedule sized
+    in global steps, stepped after every mini-batch of a global step) is out
+    of scope: the scheduler is built in another module, and nothing in the
+    file says how many mini-batches make a global step.  The four look-alike
+    rows stay quiet (ivadomed's `if step_scheduler_batch:`, set only for
+    `CyclicLR`; the same flag as a literal `False` in its timing test;
+    Trajectron++'s `ExponentialLR(gamma=0.9999)`; RAFT's `OneCycleLR`), and
+    the 51 sweep repositories give no TL006 finding (the two false ones
+    before were those two ivadomed sites).
 
     ## Why is this bad?
     The schedule advances once per `step()` call.  Stepped every batch, a
@@ -217,6 +258,26 @@ class Trainer:
             line=13,
             message="`self.scheduler.step()` runs once per batch (inside the loop",
         ),
+        Invalid(
+            """
+from torch.optim.lr_scheduler import LambdaLR
+
+def train_epoch(model, loader, optimizer, scheduler):
+    scheduler.step()
+    for x, y in loader:
+        model(x, y).backward()
+        optimizer.step()
+        scheduler.step()
+
+def main(model, loader, optimizer, epochs):
+    scheduler = LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 4000))
+    for epoch in range(epochs):
+        train_epoch(model, loader, optimizer, scheduler)
+""",
+            line=9,
+            message="`scheduler.step()` runs once per batch (inside the loop over `loader`) and "
+            "the same LambdaLR is stepped again",
+        ),
     ]
 
     def __init__(self, context, settings=None) -> None:
@@ -261,6 +322,8 @@ class Trainer:
         receiver = call.func.value
         kinds = self._epoch_kinds(receiver)
         if not kinds:
+            if not call.args:
+                self._check_double_step(call)
             return
         if call.args:
             # `step(epoch)` sets the schedule from the epoch number (closed form);
@@ -270,6 +333,10 @@ class Trainer:
                 return
         answer = runs_per_batch(self.context, call)
         if not answer.per_batch or answer.confidence < Confidence.MEDIUM:
+            return
+        if self._epoch_path_elsewhere(call):
+            # `if per_batch: sched.step()` in the batch loop, `if not per_batch:
+            # sched.step()` after it: the flag chooses, per scheduler, where it steps.
             return
         kind = kinds[0]
         receiver_text = self.context.module.code_for_node(receiver)
@@ -282,6 +349,81 @@ class Trainer:
             "schedule in steps (e.g. `step_size=30 * len(loader)`), or use a per-step "
             "scheduler such as OneCycleLR.",
         )
+
+    def _sibling_steps(self, call: cst.Call) -> list[cst.Call]:
+        """Other ``.step()`` calls on the same receiver in the same function (or script)."""
+        semantics = self.context.semantics
+        text = self.context.module.code_for_node(call.func.value)
+        scope = semantics.enclosing_function(call)
+        return [
+            other
+            for other in self._step_calls
+            if other is not call
+            and semantics.enclosing_function(other) is scope
+            and self.context.module.code_for_node(other.func.value) == text
+        ]
+
+    def _epoch_path_elsewhere(self, call: cst.Call) -> bool:
+        return any(
+            mutually_exclusive(self.context, call, other) for other in self._sibling_steps(call)
+        )
+
+    def _check_double_step(self, call: cst.Call) -> None:
+        """A per-step scheduler stepped on every batch and, again, once per epoch."""
+        receiver = call.func.value
+        constructions = scheduler_constructions(self.context, receiver)
+        kinds = [classify_scheduler(self.context, c) for c in constructions]
+        kinds = [k for k in kinds if k is not None]
+        if not kinds or len({k.name for k in kinds}) != 1:
+            return
+        siblings = self._sibling_steps(call)
+        if not siblings:
+            return
+        answer = runs_per_batch(self.context, call)
+        if not answer.per_batch or answer.confidence < Confidence.MEDIUM:
+            return
+        for other in siblings:
+            if other.args or branch_conditions(self.context, other):
+                continue
+            if mutually_exclusive(self.context, call, other):
+                continue
+            if not self._once_per_epoch_beside(other, call):
+                continue
+            receiver_text = self.context.module.code_for_node(receiver)
+            fn = self.context.semantics.enclosing_function(call)
+            where = f"outside the batch loop of `{fn.name.value}()`" if fn else "in the epoch loop"
+            self.report(
+                call,
+                f"`{receiver_text}.step()` runs once per batch ({answer.describe()}) and the "
+                f"same {kinds[0].name} is stepped again {where}, once per epoch: the "
+                "schedule advances one extra step every epoch and drifts ahead of the step "
+                "count it was sized for (a OneCycleLR then steps past its total and raises). "
+                "Step it in one place only.",
+            )
+            return
+
+    def _once_per_epoch_beside(self, other: cst.Call, call: cst.Call) -> bool:
+        """``other`` runs once per epoch of the batch loop that runs ``call``.
+
+        In the epoch loop around that batch loop, or beside the batch loop of a
+        function that has no epoch loop of its own (`train_one_epoch`).  A step
+        before the epoch loop runs once per training, not per epoch.
+        """
+        answer = runs_per_batch(self.context, other)
+        if answer.per_batch or answer.guard not in (ONCE_PER_EPOCH, OUTSIDE_BATCH_LOOP):
+            return False
+        epoch_loops = [
+            loop
+            for loop in self.context.ancestors(call)
+            if isinstance(loop, (cst.For, cst.While))
+            and (kind := classify_loop(self.context, loop)) is not None
+            and kind.kind == "epoch"
+            and self.context.semantics.enclosing_function(loop)
+            is self.context.semantics.enclosing_function(call)
+        ]
+        if answer.guard == ONCE_PER_EPOCH:
+            return any(loop in epoch_loops for loop in self.context.ancestors(other))
+        return not epoch_loops
 
     def _check_hf_trainer(self, call: cst.Call) -> None:
         """``Trainer(optimizers=(opt, StepLR(...)))``: HF steps the scheduler every step."""

@@ -8,7 +8,13 @@ import libcst as cst
 import pytest
 
 from torchlint.context import FileContext
-from torchlint.semantics.loops import classify_loop, runs_per_batch
+from torchlint.semantics.loops import (
+    NEVER_RUNS,
+    classify_loop,
+    mutually_exclusive,
+    never_runs,
+    runs_per_batch,
+)
 from torchlint.walk import Walker
 
 MARK = "# <-"
@@ -132,6 +138,43 @@ PER_BATCH = {
                 outputs = model(**inputs)  # <-
                 return outputs.loss
     """,
+    "module_level_progress_bar_alias": """
+        from tqdm import tqdm
+        for epoch in range(epochs):
+            progress_bar = tqdm(enumerate(dataloader), total=len(dataloader))
+            for i, (lr_img, hr_img) in progress_bar:
+                model(lr_img)  # <-
+    """,
+    "gate_on_a_counter_that_moves_only_sometimes": """
+        def train(model, sources, max_batches, every):
+            itr = 0
+            while itr < max_batches:
+                if itr > 0 and itr % every == 0:
+                    model.decay()  # <-
+                for source in sources:
+                    if source.ready():
+                        model.fit(source.batch())
+                        itr = itr + 1
+    """,
+    "gate_on_an_outer_counter": """
+        def train(model, loader, rounds):
+            iteration = 0
+            for _ in range(rounds):
+                iteration += 1
+                for x, y in loader:
+                    if iteration % 10 == 0:
+                        model.decay()  # <-
+    """,
+    "gate_after_an_accumulation_branch": """
+        def train(model, optimizer, loader, accum):
+            step = 0
+            for i, batch in enumerate(loader):
+                if (i + 1) % accum == 0:
+                    optimizer.step()
+                    step += 1
+                if step % 1000 == 0:
+                    model.decay()  # <-
+    """,
 }
 
 NOT_PER_BATCH = {
@@ -235,6 +278,57 @@ NOT_PER_BATCH = {
                 for batch in data_loader:
                     self.train_epoch()
     """,
+    "gate_counter_advanced_on_both_arms": """
+        def train(model, loader, use_amp):
+            step = 0
+            for batch in loader:
+                if use_amp:
+                    step += 1
+                else:
+                    step += 1
+                if step % 100 == 0:
+                    model.decay()  # <-
+    """,
+    "gate_counter_advanced_in_the_gates_arm": """
+        def train(model, optimizer, loader, accum):
+            step = 0
+            for i, batch in enumerate(loader):
+                if (i + 1) % accum == 0:
+                    optimizer.step()
+                    step += 1
+                    if step % 1000 == 0:
+                        model.decay()  # <-
+    """,
+    "gate_on_an_attribute_counter": """
+        class Trainer:
+            def train_epoch(self):
+                for batch in self.loader:
+                    self.fit(batch)
+                    if self.global_step % 100 == 0:
+                        self.decay()  # <-
+    """,
+    "gate_in_an_inner_loop_that_is_not_a_batch_loop": """
+        def train(models, data_iter, max_steps):
+            for step in range(max_steps):
+                batch = next(data_iter)
+                for name, model in models.items():
+                    if step % 1000 == 0:
+                        model.decay()  # <-
+    """,
+    "branch_on_a_literal_false_flag": """
+        def train(model, scheduler, loader):
+            per_batch = False
+            for batch in loader:
+                model(batch)
+                if per_batch:
+                    scheduler.step()  # <-
+    """,
+    "if_false": """
+        def train(model, loader):
+            for batch in loader:
+                if False:
+                    model.debug()  # <-
+    """,
     "epoch_loop_named_i": """
         def train(model, num_epochs):
             for i in range(num_epochs):
@@ -314,3 +408,108 @@ def test_asking_during_the_walk_raises() -> None:
     Walker({"Call": [visit_call]}, {}, context.parents, lambda *args: None).walk(module)
     assert asked
     assert runs_per_batch(context, asked[0]).per_batch
+
+
+def test_a_stalled_gate_is_described() -> None:
+    result = answer(PER_BATCH["gate_on_an_outer_counter"])
+    assert "stays true on every pass until `iteration` changes" in result.describe()
+
+
+def test_never_runs_is_the_guard() -> None:
+    result = answer(NOT_PER_BATCH["branch_on_a_literal_false_flag"])
+    assert result.guard == NEVER_RUNS
+
+
+def _two_marked(source: str):
+    context = _context(source)
+    marked = []
+    for node in context.parents:
+        if isinstance(node, cst.SimpleStatementLine):
+            comment = node.trailing_whitespace.comment
+            if comment is not None and comment.value.startswith(MARK):
+                marked.append(node.body[0])
+    marked.sort(key=lambda n: source.index(cst.Module([]).code_for_node(n)))
+    return context, marked
+
+
+@pytest.mark.parametrize(
+    ("source", "exclusive"),
+    [
+        (
+            """
+            def f(flag):
+                if flag:
+                    a()  # <-
+                if not flag:
+                    b()  # <-
+            """,
+            True,
+        ),
+        (
+            """
+            def f(epoch, warm):
+                if epoch < warm:
+                    a()  # <-
+                else:
+                    b()  # <-
+            """,
+            True,
+        ),
+        (
+            """
+            def f(epoch, warm):
+                if epoch < warm:
+                    a()  # <-
+                if epoch >= warm:
+                    b()  # <-
+            """,
+            True,
+        ),
+        (
+            """
+            def f(flag, other):
+                if flag:
+                    a()  # <-
+                if other:
+                    b()  # <-
+            """,
+            False,
+        ),
+        (
+            """
+            def f(flag):
+                a()  # <-
+                if not flag:
+                    b()  # <-
+            """,
+            False,
+        ),
+    ],
+)
+def test_mutually_exclusive(source: str, exclusive: bool) -> None:
+    context, (first, second) = _two_marked(textwrap.dedent(source))
+    assert mutually_exclusive(context, first, second) is exclusive
+    assert mutually_exclusive(context, second, first) is exclusive
+
+
+def test_never_runs_reads_literal_flags() -> None:
+    context = _context(
+        """
+        def f(x, flag):
+            off = False
+            if off:
+                a()  # <-
+        """
+    )
+    assert never_runs(context, _marked(context))
+    context = _context(
+        """
+        def f(x, flag):
+            off = False
+            if x:
+                off = True
+            if off:
+                a()  # <-
+        """
+    )
+    assert not never_runs(context, _marked(context))

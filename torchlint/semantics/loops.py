@@ -40,9 +40,11 @@ from dataclasses import dataclass
 from torchlint.context import FileContext
 from torchlint.lazy import lazy_module
 from torchlint.semantics.callgraph import callee_last, calls_of, require_finished_walk
+from torchlint.semantics.conditions import condition_atoms
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.model import assigned_targets, iter_assignments
 from torchlint.semantics.names import dotted_name
+from torchlint.semantics.values import flow_of, scope_assignments, scope_of
 from torchlint.semantics.vocabulary import identifier_words, is_epoch_word
 from torchlint.semantics.words import expression_names, expression_words
 
@@ -178,6 +180,9 @@ class BatchAnswer:
     where: str = ""
     via: tuple[str, ...] = ()
     guard: str = ""
+    # The gate counter that does not change on every pass (``itr``), when the
+    # answer is per batch only because an every-N or once gate stalls.
+    stalled: str = ""
 
     def describe(self) -> str:
         """``in `get_loss()`, called from the loop over `self.loader``` and the like."""
@@ -190,6 +195,10 @@ class BatchAnswer:
 
 
 NOT_PER_BATCH = BatchAnswer(False, 1.0)
+# The ``guard`` of answers for code that runs once per epoch, or never.
+ONCE_PER_EPOCH = "runs once per epoch"
+OUTSIDE_BATCH_LOOP = "runs outside the function's batch loop"
+NEVER_RUNS = "is in a branch that never runs"
 
 
 @dataclass(frozen=True)
@@ -305,16 +314,33 @@ def _iterable_kind(context: FileContext, expr: cst.BaseExpression, scope, hops: 
         return "batch", Confidence.HIGH
     if words & {"iter", "iterator"} and words & {"data", "train", "batch", "loader"}:
         return "batch", Confidence.PROBABLE
-    if hops > 0 and isinstance(expr, cst.Name) and scope is not None:
-        for target, value in iter_assignments(scope):
-            if isinstance(target, cst.Name) and target.value == expr.value:
-                for inner in _unwrap_iterable(value):
-                    found = _iterable_kind(context, inner, scope, hops - 1)
-                    if found is not None:
-                        return found
+    if hops > 0 and isinstance(expr, cst.Name):
+        for value in _alias_values(context, expr.value, scope):
+            for inner in _unwrap_iterable(value):
+                found = _iterable_kind(context, inner, scope, hops - 1)
+                if found is not None:
+                    return found
     if words & _DATASET_WORDS:
         return "dataset", Confidence.MODERATE
     return None
+
+
+def _alias_values(context: FileContext, name: str, scope) -> list[cst.BaseExpression]:
+    """What ``name`` is assigned in ``scope``, or in the module body for a script's loop.
+
+    ``progress_bar = tqdm(enumerate(dataloader))`` before ``for ... in progress_bar``.
+    """
+    if scope is not None:
+        return [
+            value
+            for target, value in iter_assignments(scope)
+            if isinstance(target, cst.Name) and target.value == name
+        ]
+    return [
+        value
+        for value, index in scope_assignments(context, context.module).get(name, ())
+        if index is None
+    ]
 
 
 def _classify_for(context: FileContext, loop: cst.For) -> LoopKind | None:
@@ -377,19 +403,6 @@ def _calls_next(body: cst.CSTNode, limit: int = 400) -> bool:
 
 
 # -- guards -----------------------------------------------------------------
-
-
-def _guard(
-    context: FileContext,
-    if_node: cst.If,
-    counters: frozenset[str],
-    epoch_vars: frozenset[str],
-) -> str | None:
-    """``"once"``, ``"every-n"``, ``"per-epoch"``, ``"accumulation"`` or None."""
-    kind = _test_guard(if_node.test, counters, epoch_vars)
-    if kind is None and _disarms_itself(if_node):
-        return "once"
-    return kind
 
 
 def _test_guard(test: cst.BaseExpression, counters, epoch_vars) -> str | None:
@@ -517,6 +530,299 @@ def _names_and_attributes(expr: cst.BaseExpression):
         stack.extend(iter_children(node))
 
 
+# -- gates whose counter stalls ---------------------------------------------------
+
+
+def _gate_counters(test: cst.BaseExpression, counters, epoch_vars) -> set[str] | None:
+    """The local names an every-N or once gate counts with; None when one is not a name.
+
+    ``itr`` for ``if itr > 0 and itr % decay_step == 0``.  An attribute
+    (``self.global_step``) may be advanced by any call: no answer.
+    """
+    found: set[str] = set()
+    for atom in condition_atoms(test):
+        sides = [atom]
+        if isinstance(atom, cst.Comparison):
+            sides = [atom.left, *(c.comparator for c in atom.comparisons)]
+            equal = all(
+                isinstance(c.operator, (cst.Equal, cst.Is, cst.In)) for c in atom.comparisons
+            )
+        else:
+            equal = False
+        for side in sides:
+            modulo = _find_modulo(side)
+            if modulo is not None:
+                read = [modulo.left]
+            elif equal and _is_counter(side, counters, epoch_vars):
+                read = [side]
+            else:
+                continue
+            for expr in read:
+                for leaf in _arithmetic_leaves(expr):
+                    if isinstance(leaf, cst.Name):
+                        found.add(leaf.value)
+                    elif not isinstance(leaf, (cst.Integer, cst.Float)):
+                        return None
+    return found or None
+
+
+def _arithmetic_leaves(expr: cst.BaseExpression):
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.BinaryOperation):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, cst.UnaryOperation):
+            stack.append(node.expression)
+        else:
+            yield node
+
+
+def _stalled_counter(context: FileContext, gate: cst.If, loop: cst.For | cst.While) -> str | None:
+    """A counter of ``gate`` that can stay the same over passes of the batch ``loop``.
+
+    The gate ``if itr % N == 0`` fires once per value of ``itr`` only if every
+    pass of the loop that reaches it also changes ``itr``: the loop's own
+    target, or an assignment on every path through the body (both arms of an
+    ``if``/``else``, or the arm the gate is in).  An ``itr`` that only moves
+    when some condition holds (``if done: itr += 1``), or that belongs to an
+    outer loop (constant across this one), leaves the gate true for several
+    passes in a row.
+    """
+    names = _gate_counters(
+        gate.test,
+        frozenset(_target_names(loop.target)) if isinstance(loop, cst.For) else frozenset(),
+        frozenset(),
+    )
+    if not names:
+        return None
+    declared = _declared_global_names(context)
+    if names & declared:
+        return None
+    if isinstance(loop, cst.For) and names & set(_target_names(loop.target)):
+        return None
+    inside = {id(node) for node in context.ancestors(gate)}
+    inside.add(id(gate))
+    for name in sorted(names):
+        if _block_changes(loop.body, name, inside):
+            return None
+    return sorted(names)[0]
+
+
+def _declared_global_names(context: FileContext) -> frozenset[str]:
+    """Names some function declares ``global``/``nonlocal``: calls may change them."""
+    key = "loops.global_names"
+    cache = context.semantics.cache
+    found = cache.get(key)
+    if found is None:
+        from torchlint.walk import iter_children
+
+        names = set()
+        stack: list[cst.CSTNode] = [context.module]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (cst.Global, cst.Nonlocal)):
+                names.update(item.name.value for item in node.names)
+                continue
+            if isinstance(node, cst.BaseExpression):
+                continue
+            stack.extend(iter_children(node))
+        found = frozenset(names)
+        cache[key] = found
+    return found
+
+
+def _block_changes(block: cst.CSTNode, name: str, inside: set[int]) -> bool:
+    """Whether every pass through ``block`` that reaches the gate assigns ``name``."""
+    statements = (
+        block.body if isinstance(block, (cst.IndentedBlock, cst.SimpleStatementSuite)) else [block]
+    )
+    return any(_statement_changes(statement, name, inside) for statement in statements)
+
+
+def _statement_changes(statement: cst.CSTNode, name: str, inside: set[int]) -> bool:
+    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return any(
+            name in _target_names(target)
+            for small in statement.body
+            for target in assigned_targets(small)
+        )
+    if isinstance(statement, cst.BaseSmallStatement):
+        return any(name in _target_names(target) for target in assigned_targets(statement))
+    if isinstance(statement, cst.If):
+        orelse = statement.orelse
+        if orelse is not None and id(orelse) in inside:
+            return _arm_changes(orelse, name, inside)
+        if id(statement) in inside:
+            # The gate itself, or an `if` whose body holds it.
+            return _block_changes(statement.body, name, inside)
+        return (
+            _block_changes(statement.body, name, inside)
+            and orelse is not None
+            and _arm_changes(orelse, name, inside)
+        )
+    if isinstance(statement, (cst.For, cst.While)):
+        if isinstance(statement, cst.For) and name in _target_names(statement.target):
+            return True
+        return _block_changes(statement.body, name, inside)
+    if isinstance(statement, (cst.With, cst.Try)):
+        if isinstance(statement, cst.Try):
+            for handler in statement.handlers:
+                if id(handler) in inside:
+                    return _block_changes(handler.body, name, inside)
+        return _block_changes(statement.body, name, inside)
+    return False
+
+
+def _arm_changes(orelse: cst.CSTNode, name: str, inside: set[int]) -> bool:
+    if isinstance(orelse, cst.If):
+        return _statement_changes(orelse, name, inside)
+    return _block_changes(orelse.body, name, inside)
+
+
+# -- branches -------------------------------------------------------------------
+
+_NEGATED_COMPARISONS = (
+    ("Equal", "NotEqual"),
+    ("LessThan", "GreaterThanEqual"),
+    ("GreaterThan", "LessThanEqual"),
+    ("Is", "IsNot"),
+    ("In", "NotIn"),
+)
+_NEGATION = {a: b for a, b in _NEGATED_COMPARISONS} | {b: a for a, b in _NEGATED_COMPARISONS}
+
+
+def branch_conditions(context: FileContext, node: cst.CSTNode) -> frozenset[tuple[str, bool]]:
+    """What must hold for ``node`` to run, as ``(condition text, truth)`` pairs.
+
+    Read from the ``if``/``elif``/``else`` arms around ``node`` up to its
+    function: ``if flag:`` gives ``("flag", True)``, its ``else`` (or ``if not
+    flag:``) ``("flag", False)``; ``a and b`` in a body gives both;
+    ``epoch < w`` is ``("epoch >= w", False)`` as well.
+    """
+    found: set[tuple[str, bool]] = set()
+    child = node
+    for ancestor in context.ancestors(node):
+        if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            break
+        if isinstance(ancestor, cst.If):
+            if child is ancestor.body:
+                _add_condition(context, ancestor.test, True, found)
+            elif child is ancestor.orelse:
+                _add_condition(context, ancestor.test, False, found)
+        child = ancestor
+    return frozenset(found)
+
+
+def _add_condition(context, test, truth: bool, found: set) -> None:
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        _add_condition(context, test.expression, not truth, found)
+        return
+    if isinstance(test, cst.BooleanOperation):
+        conjunction = isinstance(test.operator, cst.And)
+        if conjunction == truth:
+            # `a and b` true: both true; `a or b` false: both false.
+            _add_condition(context, test.left, truth, found)
+            _add_condition(context, test.right, truth, found)
+        return
+    found.add((_code(context, test), truth))
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        negated = _NEGATION.get(type(target.operator).__name__)
+        if negated is not None:
+            flipped = test.with_changes(
+                comparisons=[target.with_changes(operator=getattr(cst, negated)())]
+            )
+            found.add((cst.Module([]).code_for_node(flipped), not truth))
+
+
+def mutually_exclusive(context: FileContext, first: cst.CSTNode, second: cst.CSTNode) -> bool:
+    """Whether ``first`` and ``second`` sit in branches that exclude each other.
+
+    ``if flag: a`` / ``else: b``, or ``if per_batch: a`` in one place and
+    ``if not per_batch: b`` in another (the same condition text, opposite truth).
+    """
+    one = branch_conditions(context, first)
+    if not one:
+        return False
+    other = branch_conditions(context, second)
+    return any((text, not truth) in other for text, truth in one)
+
+
+def never_runs(context: FileContext, node: cst.CSTNode) -> bool:
+    """Whether an enclosing ``if`` arm of ``node`` cannot be taken: ``if False:``, or a
+    flag whose every assignment in reach is the literal ``False`` (or ``0``/``None``)."""
+    child = node
+    for ancestor in context.ancestors(node):
+        if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            return False
+        if isinstance(ancestor, cst.If) and _branch_never_runs(context, ancestor, child):
+            return True
+        child = ancestor
+    return False
+
+
+def _branch_never_runs(context: FileContext, if_node: cst.If, child: cst.CSTNode) -> bool:
+    if child is if_node.body:
+        return _constant_truth(context, if_node.test) is False
+    if child is if_node.orelse:
+        return _constant_truth(context, if_node.test) is True
+    return False
+
+
+def _constant_truth(context: FileContext, test: cst.BaseExpression) -> bool | None:
+    if isinstance(test, cst.Name):
+        if test.value in ("True", "False", "None"):
+            return test.value == "True"
+        return _literal_flag(context, test)
+    if isinstance(test, cst.Integer):
+        return test.value not in ("0",)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = _constant_truth(context, test.expression)
+        return None if inner is None else not inner
+    if isinstance(test, cst.BooleanOperation):
+        left = _constant_truth(context, test.left)
+        right = _constant_truth(context, test.right)
+        if isinstance(test.operator, cst.And):
+            if left is False or right is False:
+                return False
+            return True if left and right else None
+        if left is True or right is True:
+            return True
+        return False if left is False and right is False else None
+    return None
+
+
+def _literal_flag(context: FileContext, name: cst.Name) -> bool | None:
+    """The truth of a local flag every binding of which is a literal constant."""
+    if name.value in _declared_global_names(context):
+        return None
+    scope = scope_of(context, name)
+    if scope is None:
+        return None
+    flow = scope.flow
+    every = flow.bindings.get(name.value)
+    if not every:
+        module = flow_of(context, None)
+        if flow is module:
+            return None
+        every = module.bindings.get(name.value)
+    if not every:
+        return None
+    truths = set()
+    for binding in every:
+        if binding.kind != "assign" or binding.index is not None:
+            return None
+        value = binding.value
+        if isinstance(value, cst.Name) and value.value in ("True", "False", "None"):
+            truths.add(value.value == "True")
+        elif isinstance(value, cst.Integer):
+            truths.add(value.value != "0")
+        else:
+            return None
+    return truths.pop() if len(truths) == 1 else None
+
+
 # -- walking up ---------------------------------------------------------------
 
 
@@ -538,11 +844,18 @@ def _node_answer(context: FileContext, node: cst.CSTNode, depth: int, visiting) 
         name for kind in loops.values() if kind and kind.kind == "epoch" for name in kind.targets
     )
     guard = ""
+    gate: cst.If | None = None
     accumulation = False
     child = node
     for ancestor in chain:
+        if isinstance(ancestor, cst.If) and _branch_never_runs(context, ancestor, child):
+            return BatchAnswer(False, Confidence.HIGH, guard=NEVER_RUNS)
         if isinstance(ancestor, cst.If) and child is ancestor.body and not guard:
-            kind = _guard(context, ancestor, counters, epoch_vars)
+            kind = _test_guard(ancestor.test, counters, epoch_vars)
+            if kind is None and _disarms_itself(ancestor):
+                kind = "once"
+            elif kind is not None and kind != "accumulation":
+                gate = ancestor
             if kind == "accumulation":
                 accumulation = True
             elif kind is not None:
@@ -550,22 +863,31 @@ def _node_answer(context: FileContext, node: cst.CSTNode, depth: int, visiting) 
         elif isinstance(ancestor, (cst.For, cst.While)) and child is ancestor.body:
             loop = loops.get(id(ancestor))
             if loop is not None and loop.kind == "batch":
+                stalled = _stalled_counter(context, gate, ancestor) if gate is not None else None
+                if stalled is not None:
+                    # `if itr % N == 0` whose `itr` does not move on every pass holds
+                    # for several passes in a row: the body runs on each of them.
+                    where = (
+                        f"{loop.description}, where `if {_code(context, gate.test)}` stays "
+                        f"true on every pass until `{stalled}` changes"
+                    )
+                    return BatchAnswer(
+                        True, loop.confidence * Confidence.STRONG, where, stalled=stalled
+                    )
                 if guard:
                     return BatchAnswer(False, loop.confidence, loop.description, guard=guard)
                 confidence = loop.confidence * (Confidence.VERY_HIGH if accumulation else 1.0)
                 return BatchAnswer(True, confidence, loop.description)
             if loop is not None and loop.kind == "epoch":
                 # In the epoch loop but outside any batch loop: once per epoch.
-                return BatchAnswer(False, loop.confidence, guard="runs once per epoch")
+                return BatchAnswer(False, loop.confidence, guard=ONCE_PER_EPOCH)
         elif isinstance(ancestor, cst.FunctionDef):
             if guard:
                 return BatchAnswer(False, Confidence.PROBABLE, guard=guard)
             if _has_batch_loop(context, ancestor):
                 # The function runs the batch loop itself (`train_one_epoch`), and
                 # this code is outside it: before or after the batches.
-                return BatchAnswer(
-                    False, Confidence.PROBABLE, guard="runs outside the function's batch loop"
-                )
+                return BatchAnswer(False, Confidence.PROBABLE, guard=OUTSIDE_BATCH_LOOP)
             return _function_answer(context, ancestor, depth, visiting)
         elif isinstance(ancestor, cst.ClassDef):
             return NOT_PER_BATCH
@@ -645,7 +967,9 @@ def _callers_answer(context: FileContext, fn: cst.FunctionDef, depth: int, visit
         if caller.per_batch:
             confidence = caller.confidence * weight
             if confidence > best.confidence or not best.per_batch:
-                best = BatchAnswer(True, confidence, caller.where, (*caller.via, name))
+                best = BatchAnswer(
+                    True, confidence, caller.where, (*caller.via, name), stalled=caller.stalled
+                )
     return best
 
 

@@ -30,6 +30,37 @@ def dotted_name(node: cst.BaseExpression) -> str | None:
     return None
 
 
+def place_of(expr: cst.BaseExpression):
+    """What an assignment target denotes, ignoring quotes and spacing, or None.
+
+    ``g['lr']`` and ``g["lr"]`` are the same place (``("g", "lr")``);
+    ``optimizer.param_groups[0]["lr"]`` is ``(("optimizer.param_groups", 0), "lr")``;
+    a name or attribute chain is its dotted name.
+    """
+    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+        index = expr.slice[0].slice
+        if isinstance(index, cst.Index):
+            inner = place_of(expr.value)
+            key = _string_key(index.value)
+            if key is None and isinstance(index.value, cst.Integer):
+                text = index.value.value
+                key = int(text, 0) if text.isdigit() else text
+            if inner is not None and key is not None:
+                return (inner, key)
+        return None
+    return dotted_name(expr)
+
+
+def _string_key(node: cst.BaseExpression):
+    if isinstance(node, cst.SimpleString):
+        try:
+            value = node.evaluated_value
+        except Exception:  # malformed escapes in odd files
+            return None
+        return value if isinstance(value, str) else None
+    return None
+
+
 def _module_name(node: cst.BaseExpression | None, relative_dots: int) -> str:
     base = dotted_name(node) if node is not None else ""
     return "." * relative_dots + (base or "")

@@ -43,6 +43,61 @@ def zero_start_ramp(context: FileContext, expr: cst.BaseExpression, depth: int =
     return None
 
 
+def progress_ramp(context: FileContext, expr: cst.BaseExpression, depth: int = 3) -> str | None:
+    """A description of the warm-up factor ``expr`` is, or None.
+
+    Every :func:`zero_start_ramp`, and the ramps that start above zero but
+    still grow with progress towards a cap: ``min(1, (epoch + 1) / warmup)``,
+    ``np.clip(step / N, 0.1, 1)``, ``(it + 1) / total``.  A constant factor
+    (``0.999``) is not a ramp.
+    """
+    text = zero_start_ramp(context, expr, depth)
+    if text is not None:
+        return text
+    for candidate in _with_values(context, expr):
+        if _grows_with_progress(context, candidate):
+            return _code(context, candidate)
+    return None
+
+
+def _with_values(context: FileContext, expr: cst.BaseExpression) -> list[cst.BaseExpression]:
+    found = [expr]
+    if isinstance(expr, (cst.Name, cst.Attribute)) and dotted_name(expr):
+        found.extend(
+            value
+            for value in possible_values(context, expr, depth=2)
+            if value is not expr and not isinstance(value, (cst.Name, cst.Attribute))
+        )
+    return found
+
+
+def _grows_with_progress(context: FileContext, expr: cst.BaseExpression) -> bool:
+    """``progress / N`` (any offset) or ``min(cap, ...)``/``clip(...)`` of one."""
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        last = func.value if isinstance(func, cst.Name) else None
+        if isinstance(func, cst.Attribute):
+            last = func.attr.value
+        if last in ("min", "float") or last in _CLIP_CALLS:
+            return any(
+                _grows_with_progress(context, arg.value) for arg in expr.args if arg.keyword is None
+            )
+        return False
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide):
+        return _offset_progress(context, expr.left) and constant_number(context, expr.left) is None
+    return False
+
+
+def _offset_progress(context: FileContext, expr: cst.BaseExpression) -> bool:
+    """``epoch``, ``epoch + 1``, ``float(step + 1)``: a progress counter, maybe shifted."""
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Add, cst.Subtract)):
+        return (
+            _offset_progress(context, expr.left)
+            and constant_number(context, expr.right) is not None
+        )
+    return _is_progress(context, expr)
+
+
 def _ramp_shape(context: FileContext, expr: cst.BaseExpression, depth: int) -> str | None:
     if isinstance(expr, cst.Call):
         func = expr.func
