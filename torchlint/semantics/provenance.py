@@ -5,8 +5,20 @@ from: ``INPUT`` (parameters, ``self`` state, module outputs: things the
 autograd graph can reach), ``CONSTANT`` (literals, ``torch.tensor(0.5)``,
 ``torch.zeros(...)``, ``x.new_zeros(())``, shapes), ``RANDOM``
 (``torch.rand``...), ``DETACHED`` (``.item()``, ``.detach()``, ``float(x)``:
-data whose graph was cut) and ``UNKNOWN``.  A tensor with no ``INPUT`` or
-``UNKNOWN`` leaf carries no gradient to anything the function was given.
+data whose graph was cut), ``FRESH_LEAF`` and ``UNKNOWN``.  A tensor with no
+``INPUT`` or ``UNKNOWN`` leaf carries no gradient to anything the function was
+given.
+
+A tensor made with ``requires_grad=True`` is a leaf autograd differentiates,
+but whether it is something training can reach depends on where it is made
+and what it holds.  ``Variable(x, requires_grad=True)`` or
+``torch.randn(3, requires_grad=True)`` at module level is a variable of the
+program (``INPUT``).  ``torch.tensor(0.0, requires_grad=True)`` made inside
+the function being asked about, from literals only, and never handed to an
+optimizer, read back through ``.grad``/``.data`` or put in a parameter list,
+is a ``FRESH_LEAF``: a new constant on every call that nothing holds, so
+``.backward()`` runs without error and still updates nothing -- the
+fake-gradient stub ``return torch.tensor(0.0, requires_grad=True)``.
 """
 
 from __future__ import annotations
@@ -29,7 +41,8 @@ CONSTANT = "constant"
 RANDOM = "random"
 DETACHED = "detached"
 UNKNOWN = "unknown"
-NO_GRADIENT = frozenset({CONSTANT, RANDOM, DETACHED})
+FRESH_LEAF = "fresh leaf"
+NO_GRADIENT = frozenset({CONSTANT, RANDOM, DETACHED, FRESH_LEAF})
 
 _FACTORIES = frozenset(
     [
@@ -69,6 +82,8 @@ _RANDOM = frozenset(
         "poisson",
     ]
 )
+# Wrappers that make a leaf of their data without copying it out of the graph.
+_LEAF_WRAPPERS = frozenset(["Variable"])
 _NEW_FACTORIES = frozenset(["new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"])
 _CUTTING_METHODS = frozenset(["detach", "item", "tolist", "numpy"])
 _SHAPE_METHODS = frozenset(["size", "dim", "numel", "nelement", "ndimension"])
@@ -85,7 +100,7 @@ def value_sources(
         scope = scope_of(context, expr)
     if scope is None:
         return frozenset({UNKNOWN})
-    return _Sources(context).of(expr, scope, 0)
+    return _Sources(context, scope.flow).of(expr, scope, 0)
 
 
 def carries_no_gradient(
@@ -96,11 +111,23 @@ def carries_no_gradient(
     return bool(found) and found <= NO_GRADIENT
 
 
+def is_fresh_leaf(
+    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
+) -> bool:
+    """Whether ``expr`` is a fake-gradient constant: built from a ``FRESH_LEAF`` and
+    nothing that reaches the inputs (``torch.tensor(0.0, requires_grad=True)``)."""
+    found = value_sources(context, expr, scope)
+    return FRESH_LEAF in found and found <= NO_GRADIENT
+
+
 class _Sources:
-    def __init__(self, context: FileContext) -> None:
+    def __init__(self, context: FileContext, root) -> None:
         self.context = context
         self.model = context.semantics
-        self.memo: dict = self.model.cache.setdefault("value_sources", {})
+        # A leaf is fresh only relative to the function asked about: the answers
+        # depend on it, so the memo is kept per asking flow.
+        self.root = root
+        self.memo: dict = self.model.cache.setdefault("value_sources", {}).setdefault(root, {})
 
     def of(self, expr, scope, depth) -> frozenset:
         if expr is None:
@@ -170,6 +197,17 @@ class _Sources:
             return (found - {INPUT, UNKNOWN}) | {DETACHED}
         return found
 
+    def _leaf(self, data: frozenset, scope) -> frozenset:
+        """A ``requires_grad=True`` leaf made of ``data`` (see the module docstring)."""
+        if (
+            data
+            and data <= {CONSTANT}
+            and scope.flow is self.root
+            and scope.flow.function is not None
+        ):
+            return frozenset({FRESH_LEAF})
+        return frozenset({INPUT})  # a variable of the program, or made from data
+
     def _name(self, expr, scope, depth) -> frozenset:
         if expr.value in ("None", "True", "False"):
             return frozenset({CONSTANT})
@@ -187,6 +225,12 @@ class _Sources:
             elif binding.kind == "unpack" and binding.value is not None:
                 result |= self._element(binding.value, binding.index, value_scope, depth)
             elif binding.kind == "assign" and binding.value is not None:
+                if _is_leaf_call(self.model, binding.value) and expr.value in _trained_names(
+                    self.context, found_scope.flow
+                ):
+                    # `w = torch.zeros(3, requires_grad=True); opt = SGD([w])`: trained here.
+                    result |= {INPUT}
+                    continue
                 result |= self.of(binding.value, value_scope, depth)
             elif binding.kind == "augment":
                 result |= self._name(cst.Name(binding.name), value_scope, depth)
@@ -227,10 +271,17 @@ class _Sources:
             if last in _FACTORIES:
                 data = self._cut(self._union(args, scope, depth))
                 if _requires_grad(call) and DETACHED not in data:
-                    return frozenset({INPUT})  # a fresh leaf that training updates
+                    return self._leaf(data, scope)
                 return data | {CONSTANT}
             if last in _RANDOM:
+                if _requires_grad(call):
+                    return self._leaf(frozenset({CONSTANT}), scope)
                 return frozenset({RANDOM})
+            if last in _LEAF_WRAPPERS:
+                data = self._union(args, scope, depth)
+                if _requires_grad(call):
+                    return self._leaf(data, scope)
+                return data or frozenset({UNKNOWN})
         if isinstance(func, cst.Attribute) and qualified is None:
             method = func.attr.value
             receiver = self.of(func.value, scope, depth)
@@ -262,6 +313,59 @@ class _Sources:
         if not found:
             return frozenset({UNKNOWN})
         return found
+
+
+def _is_leaf_call(model, value: cst.BaseExpression) -> bool:
+    """``torch.zeros(3, requires_grad=True)``, possibly followed by ``.to(...)``/``.cuda()``."""
+    while (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and model.qualified_name(value.func) is None
+        and not _requires_grad(value)
+    ):
+        value = value.func.value
+    if not isinstance(value, cst.Call) or not _requires_grad(value):
+        return False
+    qualified = model.qualified_name(value.func) or ""
+    return qualified.startswith("torch.") and qualified.rsplit(".", 1)[-1] in (
+        _FACTORIES | _RANDOM | _LEAF_WRAPPERS
+    )
+
+
+_TRAINING_PREFIXES = ("torch.optim.", "torch.autograd.")
+
+
+def _trained_names(context, flow) -> frozenset:
+    """Names a function trains or differentiates against: ``w.grad``, ``w.data``,
+    ``[w, b]``/``{"params": w}`` (parameter lists), ``SGD(w)``, ``autograd.grad(y, x)``."""
+    model = context.semantics
+    key = ("trained_names", flow.owner)
+    found = model.cache.get(key)
+    if found is not None:
+        return found
+    names = set()
+    stack = [flow.owner.body] if flow.function is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Attribute) and node.attr.value in ("grad", "data"):
+            if isinstance(node.value, cst.Name):
+                names.add(node.value.value)
+        elif isinstance(node, (cst.List, cst.Set)):
+            names.update(e.value.value for e in node.elements if isinstance(e.value, cst.Name))
+        elif isinstance(node, cst.Dict):
+            names.update(
+                e.value.value
+                for e in node.elements
+                if isinstance(e, cst.DictElement) and isinstance(e.value, cst.Name)
+            )
+        elif isinstance(node, cst.Call):
+            qualified = model.qualified_name(node.func) or ""
+            if qualified.startswith(_TRAINING_PREFIXES):
+                names.update(a.value.value for a in node.args if isinstance(a.value, cst.Name))
+        stack.extend(node.children)
+    found = frozenset(names)
+    model.cache[key] = found
+    return found
 
 
 def _requires_grad(call: cst.Call) -> bool:
