@@ -6,15 +6,21 @@ from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter
 from torchlint.rule import Invalid, Rule
 from torchlint.semantics.callgraph import call_sites, owner_class
-from torchlint.semantics.conditions import condition_atoms, is_emptiness_check, mentions_nan_check
+from torchlint.semantics.conditions import (
+    condition_atoms,
+    counts_data,
+    is_emptiness_check,
+    mentions_nan_check,
+)
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.losses import backward_targets, is_loss_function, may_define_a_loss
-from torchlint.semantics.provenance import carries_no_gradient
+from torchlint.semantics.provenance import carries_no_gradient, is_fresh_leaf
 from torchlint.semantics.tensors import tensor_confidence
 from torchlint.semantics.values import flow_of, lookup
 from torchlint.semantics.vocabulary import (
     LOSS_TOKENS,
     LOSS_WORDS,
+    is_loss_name,
 )
 
 cst = lazy_module("libcst", globals(), "cst")
@@ -31,6 +37,35 @@ PREFILTER = Prefilter(
 # -- judgement ------------------------------------------------------------------
 
 _DISTRIBUTED_PREFIXES = ("torch.distributed.",)
+
+_FAKE_GRADIENT = (
+    "made fresh with `requires_grad=True`: a leaf created inside the loss is still a "
+    "constant, not the model's output, so `.backward()` runs without error and no "
+    "parameter gets a gradient from this term; compute the term from the predictions, or "
+    "return `pred.sum() * 0` when it must vanish (and let a real failure raise)"
+)
+_IN_EXCEPT = (
+    "when the loss raises: the error is swallowed and the term becomes a constant with no "
+    "gradient, so the failing batches silently teach nothing; let the error raise, or return "
+    "`pred.sum() * 0` if skipping a batch is intended"
+)
+_EMPTY_BATCH = (
+    "for a batch without targets: the constant has no link to the predictions, so that "
+    "batch teaches the head nothing (a background image should still push its scores "
+    "down) and the head's parameters drop out of the graph (under DDP: 'parameters that "
+    "were not used in producing loss'); compute the negative-only term, or use "
+    "`pred.sum() * 0` to keep the graph connected"
+)
+_TENSOR_BRANCH = (
+    "on a path chosen by tensor values: the value has no link to the inputs, so whenever "
+    "it is returned this term gives no gradient and the model learns nothing from it; make "
+    "the term a smooth function of the inputs (e.g. `torch.exp(-k * value)`), or return "
+    "`pred.sum() * 0` when a term must vanish"
+)
+_EVERY_PATH = (
+    "on every path: the value has no link to the inputs, so this term gives no gradient "
+    "and the model learns nothing from it; compute it from the predictions"
+)
 
 
 class ConstantLossReturn(Rule):
@@ -155,10 +190,10 @@ def train(model, x, y, opt):
     def _check_function(self, node: cst.FunctionDef) -> None:
         if is_loss_function(self.context, node) < Confidence.MEDIUM:
             return
+        flow = flow_of(self.context, node)
+        loss_name = self._loss_name(node)
         returns = [
-            (statement, scope)
-            for statement, scope in flow_of(self.context, node).returns
-            if statement.value is not None
+            (statement, scope) for statement, scope in flow.returns if statement.value is not None
         ]
         dead = []
         for statement, scope in returns:
@@ -169,13 +204,49 @@ def train(model, x, y, opt):
                 value, scope
             ):
                 dead.append((statement, scope))
-        if not dead:
-            return
-        every_path = len(dead) == len(returns)
+        every_path = bool(dead) and len(dead) == len(returns)
         for statement, scope in dead:
-            decided = self._tensor_decided_branch(scope)
-            if every_path or decided:
-                self._report(statement.value, self._loss_name(node), every_path)
+            why = self._why_dead(node, statement, statement.value, scope, every_path)
+            if why is not None:
+                self._report(statement.value, f"loss `{loss_name}` returns", why)
+        self._check_filled_terms(node, flow, loss_name)
+
+    def _why_dead(self, fn, statement, value, scope, every_path: bool) -> str | None:
+        """Why a constant standing in for a loss is a finding, or None when it is a guard."""
+        if is_fresh_leaf(self.context, value, scope):
+            return _FAKE_GRADIENT
+        if self._in_except(fn, statement):
+            return _IN_EXCEPT
+        if every_path:
+            return _EVERY_PATH
+        if self._empty_batch_branch(fn, statement, scope):
+            return _EMPTY_BATCH
+        if self._tensor_decided_branch(scope):
+            return _TENSOR_BRANCH
+        return None
+
+    def _check_filled_terms(self, fn, flow, loss_name: str) -> None:
+        """``losses.append(torch.tensor(0.0))`` / ``loss["box"] = torch.tensor(0.0)`` into
+        a loss container the function returns."""
+        returned = _returned_names(flow)
+        for statement in flow.order_of:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                filled = _filled_term(small)
+                if filled is None:
+                    continue
+                container, value = filled
+                if container not in returned or not is_loss_name(container):
+                    continue
+                scope = flow.scope_at(statement)
+                if tensor_confidence(
+                    self.context, value, scope
+                ) < Confidence.MEDIUM or not carries_no_gradient(self.context, value, scope):
+                    continue
+                why = self._why_dead(fn, statement, value, scope, every_path=False)
+                if why is not None:
+                    self._report(value, f"loss `{loss_name}` puts", why, into=container)
 
     def leave_Module(self, node: cst.Module) -> None:
         for function in self._functions:
@@ -209,16 +280,29 @@ def train(model, x, y, opt):
         cls = owner_class(self.context, fn)
         return f"{cls.name.value}.{fn.name.value}" if cls is not None else fn.name.value
 
-    def _report(self, value: cst.BaseExpression, loss_name: str, every_path: bool) -> None:
+    def _report(self, value, head: str, why: str, into: str | None = None) -> None:
         text = self.context.snippet(value, 50, collapse_whitespace=True)
-        where = "on every path" if every_path else "on a path chosen by tensor values"
-        self.report(
-            value,
-            f"loss `{loss_name}` returns `{text}` {where}: the value has no link to the "
-            "inputs, so whenever it is returned this term gives no gradient and the model "
-            "learns nothing from it; make the term a smooth function of the inputs (e.g. "
-            "`torch.exp(-k * value)`), or return `pred.sum() * 0` when a term must vanish",
-        )
+        where = f"`{text}` into `{into}`" if into is not None else f"`{text}`"
+        self.report(value, f"{head} {where} {why}")
+
+    def _in_except(self, fn, statement) -> bool:
+        for ancestor in self.context.ancestors(statement):
+            if ancestor is fn:
+                return False
+            if isinstance(ancestor, cst.ExceptHandler):
+                return True
+        return False
+
+    def _empty_batch_branch(self, fn, statement, scope) -> bool:
+        """Inside ``if len(gt) == 0:`` (either branch), or after an early exit
+        ``if num_pos > 0: return ...``: a stand-in for a batch without targets."""
+        guards = [c for c in scope.path if isinstance(c, cst.If)]
+        guards += _preceding_exits(self.context, fn, statement)
+        for guard in guards:
+            atoms = list(condition_atoms(guard.test))
+            if atoms and all(counts_data(atom) for atom in atoms):
+                return True
+        return False
 
     def _tensor_decided_branch(self, scope) -> bool:
         for compound in scope.path:
@@ -260,6 +344,75 @@ def train(model, x, y, opt):
                 if isinstance(arg.value, cst.Name) and arg.value.value == value.value:
                     return True
         return False
+
+
+def _filled_term(small) -> tuple[str, cst.BaseExpression] | None:
+    """``("losses", v)`` for ``losses.append(v)``; ``("loss", v)`` for ``loss[key] = v``."""
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+        call = small.value
+        func = call.func
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "append"
+            and isinstance(func.value, cst.Name)
+            and len(call.args) == 1
+        ):
+            return func.value.value, call.args[0].value
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target = small.targets[0].target
+        if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            return target.value.value, small.value
+    return None
+
+
+def _returned_names(flow) -> frozenset:
+    """Names the returns of ``flow`` are built from, through its assignments."""
+    names: set[str] = set()
+    pending = [statement.value for statement, _ in flow.returns if statement.value is not None]
+    while pending:
+        stack = [pending.pop()]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, cst.Name) and node.value not in names:
+                names.add(node.value)
+                for binding in flow.bindings.get(node.value, ()):
+                    if binding.kind in ("assign", "augment") and binding.value is not None:
+                        pending.append(binding.value)
+            stack.extend(node.children)
+    return frozenset(names)
+
+
+def _preceding_exits(context, fn, statement) -> list:
+    """``if`` statements before ``statement`` (at its level or an enclosing one) whose
+    body ends by leaving: ``if num_pos > 0: return real`` then ``return torch.tensor(0.0)``."""
+    found = []
+    node = statement
+    for parent in context.ancestors(statement):
+        if isinstance(parent, (cst.IndentedBlock, cst.Module)):
+            for sibling in parent.body:
+                if sibling is node:
+                    break
+                if (
+                    isinstance(sibling, cst.If)
+                    and sibling.orelse is None
+                    and _ends_by_leaving(sibling.body)
+                ):
+                    found.append(sibling)
+        if parent is fn:
+            break
+        node = parent
+    return found
+
+
+def _ends_by_leaving(body) -> bool:
+    lines = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    if not lines:
+        return False
+    last = lines[-1]
+    smalls = getattr(last, "body", None)
+    if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and smalls:
+        return isinstance(smalls[-1], (cst.Return, cst.Continue, cst.Break, cst.Raise))
+    return False
 
 
 def _first_name(expr: cst.BaseExpression) -> cst.Name | None:
