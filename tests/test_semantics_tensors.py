@@ -12,7 +12,11 @@ from torchlint.semantics.bounds import bounded_unit_interval, bounds
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.differentiable import is_differentiable_context
 from torchlint.semantics.losses import is_loss_function
-from torchlint.semantics.provenance import carries_no_gradient, is_fresh_leaf
+from torchlint.semantics.provenance import (
+    carries_no_gradient,
+    differentiable_value,
+    is_fresh_leaf,
+)
 from torchlint.semantics.tensors import is_tensor, tensor_confidence
 from torchlint.walk import Walker
 
@@ -338,7 +342,41 @@ def test_emptiness_checks_that_count_the_batch() -> None:
         "num_pos > 0",
         "torch.count_nonzero(mask) == 0",
         "targets.size(0) == 0",
+        "len(gt)",
+        "num_gts",
+        "len(gt) < 1",
+        "0 < num_pos",
     ):
         assert counts(text), text
-    for text in ("weight <= 0", "len(self.heads) == 0", "self.num_pos == 0", "scale > 0.5"):
+    for text in (
+        "weight <= 0",
+        "len(self.heads) == 0",
+        "self.num_pos == 0",
+        "scale > 0.5",
+        "use_aux",
+        "len(gt) > 5",
+    ):
         assert not counts(text), text
+
+
+def test_index_valued_operations_pass_no_gradient() -> None:
+    context = walked(
+        """
+        import torch
+
+        def ranking(preds, target):
+            rank = preds.argsort(dim=1).argsort(dim=1)
+            return ((preds.shape[1] - rank) * (target == 1)).float().sum()
+
+        def accuracy(logits, labels):
+            return (logits.argmax(dim=1) == labels).float().mean()
+
+        def masked(pred, target):
+            return (pred * (target == 1)).sum()
+        """
+    )
+    for name in ("ranking", "accuracy"):
+        value = returned(context, name)
+        assert not differentiable_value(context, value), name
+        assert not carries_no_gradient(context, value), name  # the default view keeps them
+    assert differentiable_value(context, returned(context, "masked"))

@@ -175,17 +175,22 @@ def counts_data(atom: cst.BaseExpression) -> bool:
     """Whether an emptiness check counts the batch's data, not a setting.
 
     ``len(gt_boxes) == 0``, ``targets.shape[0] == 0``, ``mask.sum() == 0``,
-    ``not valid.any()``, ``num_pos > 0``: the count of what a batch holds.
+    ``not valid.any()``, ``num_pos > 0``, ``not len(gt)`` (the atom ``len(gt)``
+    once ``not`` is taken off): the count of what a batch holds.
     ``weight <= 0`` (a switch) and ``len(self.heads) == 0`` (the model's own
     configuration) are not.
     """
-    if not is_emptiness_check(atom):
-        return False
     atom = read_back_tensor(atom)
-    sides = [atom]
-    if isinstance(atom, cst.Comparison):
-        sides = [atom.left, *(t.comparator for t in atom.comparisons)]
-    return any(_data_count(read_back_tensor(side)) for side in sides)
+    if not isinstance(atom, cst.Comparison):
+        return _data_count(atom)  # `if not len(gt):`, `if num_pos:`: the count's truth value
+    if len(atom.comparisons) != 1:
+        return False
+    left, right = atom.left, atom.comparisons[0].comparator
+    for counted, literal in ((left, right), (right, left)):
+        limit = _small_integer(literal)
+        if limit is not None and limit <= 1 and _data_count(read_back_tensor(counted)):
+            return True
+    return False
 
 
 def _data_count(expr: cst.BaseExpression) -> bool:

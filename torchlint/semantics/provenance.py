@@ -86,6 +86,29 @@ _RANDOM = frozenset(
 _LEAF_WRAPPERS = frozenset(["Variable"])
 _NEW_FACTORIES = frozenset(["new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"])
 _CUTTING_METHODS = frozenset(["detach", "item", "tolist", "numpy"])
+# Operations whose result is an index, a truth value or a step: no gradient passes.
+_INDEX_OPERATIONS = frozenset(
+    [
+        "argsort",
+        "argmax",
+        "argmin",
+        "round",
+        "floor",
+        "ceil",
+        "sign",
+        "long",
+        "int",
+        "bool",
+        "eq",
+        "ne",
+        "gt",
+        "ge",
+        "lt",
+        "le",
+        "searchsorted",
+        "bucketize",
+    ]
+)
 _SHAPE_METHODS = frozenset(["size", "dim", "numel", "nelement", "ndimension"])
 _SHAPE_ATTRIBUTES = frozenset(["shape", "ndim", "dtype", "device"])
 _PYTHON_CASTS = frozenset({"float", "int", "bool", "len"})
@@ -93,14 +116,32 @@ _MAX_DEPTH = 16
 
 
 def value_sources(
-    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
+    context: FileContext,
+    expr: cst.BaseExpression,
+    scope: Scope | None = None,
+    *,
+    through_indices: bool = False,
 ) -> frozenset:
-    """The kinds of leaves ``expr`` is computed from (see the module docstring)."""
+    """The kinds of leaves ``expr`` is computed from (see the module docstring).
+
+    With ``through_indices``, index-valued operations cut the graph as
+    ``.detach()`` does: ``argsort``/``argmax``/``topk(...).indices``, comparisons,
+    ``round``/``floor``/``sign`` and integer casts have no gradient to pass on.
+    """
     if scope is None:
         scope = scope_of(context, expr)
     if scope is None:
         return frozenset({UNKNOWN})
-    return _Sources(context, scope.flow).of(expr, scope, 0)
+    return _Sources(context, scope.flow, through_indices).of(expr, scope, 0)
+
+
+def differentiable_value(
+    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
+) -> bool:
+    """Whether some gradient can flow from ``expr`` back to the inputs: not only
+    constants and cut graphs, and not only indices (``preds.argsort()``, ``a == b``)."""
+    found = value_sources(context, expr, scope, through_indices=True)
+    return not (found and found <= NO_GRADIENT)
 
 
 def carries_no_gradient(
@@ -121,13 +162,15 @@ def is_fresh_leaf(
 
 
 class _Sources:
-    def __init__(self, context: FileContext, root) -> None:
+    def __init__(self, context: FileContext, root, through_indices: bool = False) -> None:
         self.context = context
         self.model = context.semantics
+        self.through_indices = through_indices
         # A leaf is fresh only relative to the function asked about: the answers
         # depend on it, so the memo is kept per asking flow.
         self.root = root
-        self.memo: dict = self.model.cache.setdefault("value_sources", {}).setdefault(root, {})
+        memo_name = "value_sources_through_indices" if through_indices else "value_sources"
+        self.memo: dict = self.model.cache.setdefault(memo_name, {}).setdefault(root, {})
 
     def of(self, expr, scope, depth) -> frozenset:
         if expr is None:
@@ -176,7 +219,10 @@ class _Sources:
         if isinstance(expr, cst.UnaryOperation):
             return self.of(expr.expression, scope, depth)
         if isinstance(expr, cst.Comparison):
-            return self._union([expr.left, *(c.comparator for c in expr.comparisons)], scope, depth)
+            found = self._union(
+                [expr.left, *(c.comparator for c in expr.comparisons)], scope, depth
+            )
+            return self._cut(found) if self.through_indices else found
         if isinstance(expr, cst.BooleanOperation):
             return self._union((expr.left, expr.right), scope, depth)
         if isinstance(expr, cst.IfExp):
@@ -273,6 +319,8 @@ class _Sources:
                 if _requires_grad(call) and DETACHED not in data:
                     return self._leaf(data, scope)
                 return data | {CONSTANT}
+            if self.through_indices and last in _INDEX_OPERATIONS:
+                return self._cut(self._union(args, scope, depth))
             if last in _RANDOM:
                 if _requires_grad(call):
                     return self._leaf(frozenset({CONSTANT}), scope)
@@ -287,12 +335,15 @@ class _Sources:
             receiver = self.of(func.value, scope, depth)
             if method in _NEW_FACTORIES:
                 return self._cut(self._union(args, scope, depth)) | {CONSTANT}
-            if method in _CUTTING_METHODS:
+            if method in _CUTTING_METHODS or (self.through_indices and method in _INDEX_OPERATIONS):
                 return self._cut(receiver)
             if method in _SHAPE_METHODS:
                 return frozenset({CONSTANT})
             if method in ("zero_", "fill_"):
                 return frozenset({CONSTANT})
+            if method == "requires_grad_" and not _false_argument(call):
+                # `torch.tensor(0.0).requires_grad_()`: the same leaf as requires_grad=True.
+                return receiver if DETACHED in receiver else self._leaf(receiver, scope)
             return receiver | self._union(args, scope, depth)
         name = dotted_name(func)
         if name in _PYTHON_CASTS:
@@ -316,20 +367,29 @@ class _Sources:
 
 
 def _is_leaf_call(model, value: cst.BaseExpression) -> bool:
-    """``torch.zeros(3, requires_grad=True)``, possibly followed by ``.to(...)``/``.cuda()``."""
+    """``torch.zeros(3, requires_grad=True)`` or ``torch.zeros(3).requires_grad_()``,
+    possibly followed by ``.to(...)``/``.cuda()``."""
+    marked = False
     while (
         isinstance(value, cst.Call)
         and isinstance(value.func, cst.Attribute)
         and model.qualified_name(value.func) is None
-        and not _requires_grad(value)
     ):
+        marked = marked or (
+            value.func.attr.value == "requires_grad_" and not _false_argument(value)
+        )
         value = value.func.value
-    if not isinstance(value, cst.Call) or not _requires_grad(value):
+    if not isinstance(value, cst.Call) or not (marked or _requires_grad(value)):
         return False
     qualified = model.qualified_name(value.func) or ""
     return qualified.startswith("torch.") and qualified.rsplit(".", 1)[-1] in (
         _FACTORIES | _RANDOM | _LEAF_WRAPPERS
     )
+
+
+def _false_argument(call: cst.Call) -> bool:
+    """``x.requires_grad_(False)``."""
+    return bool(call.args) and dotted_name(call.args[0].value) == "False"
 
 
 _TRAINING_PREFIXES = ("torch.optim.", "torch.autograd.")
