@@ -9,7 +9,7 @@ import libcst as cst
 
 from torchlint.context import FileContext
 from torchlint.semantics.conditions import is_none_comparison, only_clamps
-from torchlint.semantics.provenance import CONSTANT, INPUT, value_sources
+from torchlint.semantics.provenance import CONSTANT, FRESH_LEAF, value_sources
 from torchlint.semantics.tensors import is_integer_valued, tensor_confidence
 from torchlint.semantics.values import scope_of
 from torchlint.walk import Walker
@@ -135,7 +135,7 @@ def test_a_tensor_made_of_a_float_hyper_parameter_is_a_constant() -> None:
     found = [value_sources(context, e.value, scope) for e in returned.value.elements]
     assert found[0] == {CONSTANT} and found[1] == {CONSTANT}
     assert found[2] != {CONSTANT}
-    assert found[3] == {INPUT}
+    assert found[3] == {FRESH_LEAF}  # made here from literals: no link to the model
 
 
 CLAMPS = """

@@ -12,7 +12,11 @@ from torchlint.semantics.bounds import bounded_unit_interval, bounds
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.differentiable import is_differentiable_context
 from torchlint.semantics.losses import is_loss_function
-from torchlint.semantics.provenance import carries_no_gradient
+from torchlint.semantics.provenance import (
+    carries_no_gradient,
+    differentiable_value,
+    is_fresh_leaf,
+)
 from torchlint.semantics.tensors import is_tensor, tensor_confidence
 from torchlint.walk import Walker
 
@@ -280,3 +284,99 @@ def test_values_without_gradient() -> None:
     assert carries_no_gradient(context, returned(context, "new_zero"))
     assert not carries_no_gradient(context, returned(context, "zero_with_graph"))
     assert not carries_no_gradient(context, returned(context, "augmented"))
+
+
+def test_fresh_leaves_are_constants_but_program_variables_are_not() -> None:
+    context = walked(
+        """
+        import torch
+        from torch.autograd import Variable
+
+        w = torch.randn(3, requires_grad=True)
+
+        def stub(pred):
+            return torch.tensor(0.0, requires_grad=True)
+
+        def named_stub(pred):
+            loss = torch.zeros(1, requires_grad=True).to(pred.device)
+            return loss
+
+        def global_leaf():
+            return (torch.ones(3) * w).sum()
+
+        def from_data():
+            a = torch.rand(4)
+            return Variable(a, requires_grad=True).sum()
+
+        def trained():
+            t = torch.ones(1, requires_grad=True)
+            opt = torch.optim.SGD([t], lr=0.1)
+            return (t * 2).sum()
+
+        def accumulated(terms):
+            total = torch.tensor(0.0, requires_grad=True)
+            for term in terms:
+                total = total + term
+            return total
+        """
+    )
+    assert is_fresh_leaf(context, returned(context, "stub"))
+    assert is_fresh_leaf(context, returned(context, "named_stub"))
+    for name in ("global_leaf", "from_data", "trained", "accumulated"):
+        value = returned(context, name)
+        assert not carries_no_gradient(context, value), name
+        assert not is_fresh_leaf(context, value), name
+
+
+def test_emptiness_checks_that_count_the_batch() -> None:
+    from torchlint.semantics.conditions import counts_data
+
+    def counts(text: str) -> bool:
+        return counts_data(cst.parse_expression(text))
+
+    for text in (
+        "len(gt_boxes) == 0",
+        "annotations.shape[0] == 0",
+        "mask.sum() == 0",
+        "valid.any()",
+        "num_pos > 0",
+        "torch.count_nonzero(mask) == 0",
+        "targets.size(0) == 0",
+        "len(gt)",
+        "num_gts",
+        "len(gt) < 1",
+        "0 < num_pos",
+    ):
+        assert counts(text), text
+    for text in (
+        "weight <= 0",
+        "len(self.heads) == 0",
+        "self.num_pos == 0",
+        "scale > 0.5",
+        "use_aux",
+        "len(gt) > 5",
+    ):
+        assert not counts(text), text
+
+
+def test_index_valued_operations_pass_no_gradient() -> None:
+    context = walked(
+        """
+        import torch
+
+        def ranking(preds, target):
+            rank = preds.argsort(dim=1).argsort(dim=1)
+            return ((preds.shape[1] - rank) * (target == 1)).float().sum()
+
+        def accuracy(logits, labels):
+            return (logits.argmax(dim=1) == labels).float().mean()
+
+        def masked(pred, target):
+            return (pred * (target == 1)).sum()
+        """
+    )
+    for name in ("ranking", "accuracy"):
+        value = returned(context, name)
+        assert not differentiable_value(context, value), name
+        assert not carries_no_gradient(context, value), name  # the default view keeps them
+    assert differentiable_value(context, returned(context, "masked"))

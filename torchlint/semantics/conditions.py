@@ -364,3 +364,52 @@ def _same_code(context, a, b) -> bool:
         return True
     code = context.module.code_for_node
     return "".join(code(a).split()) == "".join(code(b).split())
+
+
+def counts_data(atom: cst.BaseExpression) -> bool:
+    """Whether an emptiness check counts the batch's data, not a setting.
+
+    ``len(gt_boxes) == 0``, ``targets.shape[0] == 0``, ``mask.sum() == 0``,
+    ``not valid.any()``, ``num_pos > 0``, ``not len(gt)`` (the atom ``len(gt)``
+    once ``not`` is taken off): the count of what a batch holds.
+    ``weight <= 0`` (a switch) and ``len(self.heads) == 0`` (the model's own
+    configuration) are not.
+    """
+    atom = read_back_tensor(atom)
+    if not isinstance(atom, cst.Comparison):
+        return _data_count(atom)  # `if not len(gt):`, `if num_pos:`: the count's truth value
+    if len(atom.comparisons) != 1:
+        return False
+    left, right = atom.left, atom.comparisons[0].comparator
+    for counted, literal in ((left, right), (right, left)):
+        limit = _small_integer(literal)
+        if limit is not None and limit <= 1 and _data_count(read_back_tensor(counted)):
+            return True
+    return False
+
+
+def _data_count(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.Name):
+        return is_count_name(expr.value)
+    measured = None
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        if isinstance(func, cst.Name) and func.value == "len" and expr.args:
+            measured = expr.args[0].value
+        elif isinstance(func, cst.Attribute) and func.attr.value in (COUNT_CALLS | SIZE_CALLS):
+            receiver = func.value
+            is_torch = isinstance(receiver, cst.Name) and receiver.value == "torch"
+            measured = (expr.args[0].value if expr.args else None) if is_torch else receiver
+    elif isinstance(expr, cst.Subscript):
+        inner = expr.value
+        if isinstance(inner, cst.Attribute) and inner.attr.value in SIZE_ATTRIBUTES:
+            measured = inner.value
+    if measured is None:
+        return False
+    return not _rooted_at_self(measured)
+
+
+def _rooted_at_self(expr: cst.BaseExpression) -> bool:
+    while isinstance(expr, (cst.Attribute, cst.Subscript, cst.Call)):
+        expr = expr.func if isinstance(expr, cst.Call) else expr.value
+    return isinstance(expr, cst.Name) and expr.value == "self"

@@ -5,8 +5,20 @@ from: ``INPUT`` (parameters, ``self`` state, module outputs: things the
 autograd graph can reach), ``CONSTANT`` (literals, ``torch.tensor(0.5)``,
 ``torch.zeros(...)``, ``x.new_zeros(())``, shapes), ``RANDOM``
 (``torch.rand``...), ``DETACHED`` (``.item()``, ``.detach()``, ``float(x)``:
-data whose graph was cut) and ``UNKNOWN``.  A tensor with no ``INPUT`` or
-``UNKNOWN`` leaf carries no gradient to anything the function was given.
+data whose graph was cut), ``FRESH_LEAF`` and ``UNKNOWN``.  A tensor with no
+``INPUT`` or ``UNKNOWN`` leaf carries no gradient to anything the function was
+given.
+
+A tensor made with ``requires_grad=True`` is a leaf autograd differentiates,
+but whether it is something training can reach depends on where it is made
+and what it holds.  ``Variable(x, requires_grad=True)`` or
+``torch.randn(3, requires_grad=True)`` at module level is a variable of the
+program (``INPUT``).  ``torch.tensor(0.0, requires_grad=True)`` made inside
+the function being asked about, from literals only, and never handed to an
+optimizer, read back through ``.grad``/``.data`` or put in a parameter list,
+is a ``FRESH_LEAF``: a new constant on every call that nothing holds, so
+``.backward()`` runs without error and still updates nothing -- the
+fake-gradient stub ``return torch.tensor(0.0, requires_grad=True)``.
 """
 
 from __future__ import annotations
@@ -30,7 +42,8 @@ CONSTANT = "constant"
 RANDOM = "random"
 DETACHED = "detached"
 UNKNOWN = "unknown"
-NO_GRADIENT = frozenset({CONSTANT, RANDOM, DETACHED})
+FRESH_LEAF = "fresh leaf"
+NO_GRADIENT = frozenset({CONSTANT, RANDOM, DETACHED, FRESH_LEAF})
 
 _FACTORIES = frozenset(
     [
@@ -70,8 +83,33 @@ _RANDOM = frozenset(
         "poisson",
     ]
 )
+# Wrappers that make a leaf of their data without copying it out of the graph.
+_LEAF_WRAPPERS = frozenset(["Variable"])
 _NEW_FACTORIES = frozenset(["new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"])
 _CUTTING_METHODS = frozenset(["detach", "item", "tolist", "numpy"])
+# Operations whose result is an index, a truth value or a step: no gradient passes.
+_INDEX_OPERATIONS = frozenset(
+    [
+        "argsort",
+        "argmax",
+        "argmin",
+        "round",
+        "floor",
+        "ceil",
+        "sign",
+        "long",
+        "int",
+        "bool",
+        "eq",
+        "ne",
+        "gt",
+        "ge",
+        "lt",
+        "le",
+        "searchsorted",
+        "bucketize",
+    ]
+)
 _SHAPE_METHODS = frozenset(["size", "dim", "numel", "nelement", "ndimension"])
 _SHAPE_ATTRIBUTES = frozenset(["shape", "ndim", "dtype", "device"])
 _PYTHON_CASTS = frozenset({"float", "int", "bool", "len"})
@@ -79,14 +117,32 @@ _MAX_DEPTH = 16
 
 
 def value_sources(
-    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
+    context: FileContext,
+    expr: cst.BaseExpression,
+    scope: Scope | None = None,
+    *,
+    through_indices: bool = False,
 ) -> frozenset:
-    """The kinds of leaves ``expr`` is computed from (see the module docstring)."""
+    """The kinds of leaves ``expr`` is computed from (see the module docstring).
+
+    With ``through_indices``, index-valued operations cut the graph as
+    ``.detach()`` does: ``argsort``/``argmax``/``topk(...).indices``, comparisons,
+    ``round``/``floor``/``sign`` and integer casts have no gradient to pass on.
+    """
     if scope is None:
         scope = scope_of(context, expr)
     if scope is None:
         return frozenset({UNKNOWN})
-    return _Sources(context).of(expr, scope, 0)
+    return _Sources(context, scope.flow, through_indices).of(expr, scope, 0)
+
+
+def differentiable_value(
+    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
+) -> bool:
+    """Whether some gradient can flow from ``expr`` back to the inputs: not only
+    constants and cut graphs, and not only indices (``preds.argsort()``, ``a == b``)."""
+    found = value_sources(context, expr, scope, through_indices=True)
+    return not (found and found <= NO_GRADIENT)
 
 
 def carries_no_gradient(
@@ -97,11 +153,25 @@ def carries_no_gradient(
     return bool(found) and found <= NO_GRADIENT
 
 
+def is_fresh_leaf(
+    context: FileContext, expr: cst.BaseExpression, scope: Scope | None = None
+) -> bool:
+    """Whether ``expr`` is a fake-gradient constant: built from a ``FRESH_LEAF`` and
+    nothing that reaches the inputs (``torch.tensor(0.0, requires_grad=True)``)."""
+    found = value_sources(context, expr, scope)
+    return FRESH_LEAF in found and found <= NO_GRADIENT
+
+
 class _Sources:
-    def __init__(self, context: FileContext) -> None:
+    def __init__(self, context: FileContext, root, through_indices: bool = False) -> None:
         self.context = context
         self.model = context.semantics
-        self.memo: dict = self.model.cache.setdefault("value_sources", {})
+        self.through_indices = through_indices
+        # A leaf is fresh only relative to the function asked about: the answers
+        # depend on it, so the memo is kept per asking flow.
+        self.root = root
+        memo_name = "value_sources_through_indices" if through_indices else "value_sources"
+        self.memo: dict = self.model.cache.setdefault(memo_name, {}).setdefault(root, {})
 
     def of(self, expr, scope, depth) -> frozenset:
         if expr is None:
@@ -150,7 +220,10 @@ class _Sources:
         if isinstance(expr, cst.UnaryOperation):
             return self.of(expr.expression, scope, depth)
         if isinstance(expr, cst.Comparison):
-            return self._union([expr.left, *(c.comparator for c in expr.comparisons)], scope, depth)
+            found = self._union(
+                [expr.left, *(c.comparator for c in expr.comparisons)], scope, depth
+            )
+            return self._cut(found) if self.through_indices else found
         if isinstance(expr, cst.BooleanOperation):
             return self._union((expr.left, expr.right), scope, depth)
         if isinstance(expr, cst.IfExp):
@@ -192,6 +265,17 @@ class _Sources:
             return (found - {INPUT, UNKNOWN}) | {DETACHED}
         return found
 
+    def _leaf(self, data: frozenset, scope) -> frozenset:
+        """A ``requires_grad=True`` leaf made of ``data`` (see the module docstring)."""
+        if (
+            data
+            and data <= {CONSTANT}
+            and scope.flow is self.root
+            and scope.flow.function is not None
+        ):
+            return frozenset({FRESH_LEAF})
+        return frozenset({INPUT})  # a variable of the program, or made from data
+
     def _name(self, expr, scope, depth) -> frozenset:
         if expr.value in ("None", "True", "False"):
             return frozenset({CONSTANT})
@@ -209,6 +293,12 @@ class _Sources:
             elif binding.kind == "unpack" and binding.value is not None:
                 result |= self._element(binding.value, binding.index, value_scope, depth)
             elif binding.kind == "assign" and binding.value is not None:
+                if _is_leaf_call(self.model, binding.value) and expr.value in _trained_names(
+                    self.context, found_scope.flow
+                ):
+                    # `w = torch.zeros(3, requires_grad=True); opt = SGD([w])`: trained here.
+                    result |= {INPUT}
+                    continue
                 result |= self.of(binding.value, value_scope, depth)
             elif binding.kind == "augment":
                 result |= self._name(cst.Name(binding.name), value_scope, depth)
@@ -249,25 +339,37 @@ class _Sources:
             if last in _FACTORIES:
                 data = self._cut(self._union(args, scope, depth))
                 if _requires_grad(call) and DETACHED not in data:
-                    return frozenset({INPUT})  # a fresh leaf that training updates
+                    return self._leaf(data, scope)
                 data_args = [arg.value for arg in call.args if arg.keyword is None]
                 if data_args and all(self._configuration(arg, scope) for arg in data_args):
                     # `torch.as_tensor(beta)` of a `beta: float` hyper-parameter.
                     return frozenset({CONSTANT})
                 return data | {CONSTANT}
+            if self.through_indices and last in _INDEX_OPERATIONS:
+                return self._cut(self._union(args, scope, depth))
             if last in _RANDOM:
+                if _requires_grad(call):
+                    return self._leaf(frozenset({CONSTANT}), scope)
                 return frozenset({RANDOM})
+            if last in _LEAF_WRAPPERS:
+                data = self._union(args, scope, depth)
+                if _requires_grad(call):
+                    return self._leaf(data, scope)
+                return data or frozenset({UNKNOWN})
         if isinstance(func, cst.Attribute) and qualified is None:
             method = func.attr.value
             receiver = self.of(func.value, scope, depth)
             if method in _NEW_FACTORIES:
                 return self._cut(self._union(args, scope, depth)) | {CONSTANT}
-            if method in _CUTTING_METHODS:
+            if method in _CUTTING_METHODS or (self.through_indices and method in _INDEX_OPERATIONS):
                 return self._cut(receiver)
             if method in _SHAPE_METHODS:
                 return frozenset({CONSTANT})
             if method in ("zero_", "fill_"):
                 return frozenset({CONSTANT})
+            if method == "requires_grad_" and not _false_argument(call):
+                # `torch.tensor(0.0).requires_grad_()`: the same leaf as requires_grad=True.
+                return receiver if DETACHED in receiver else self._leaf(receiver, scope)
             return receiver | self._union(args, scope, depth)
         name = dotted_name(func)
         if name in _PYTHON_CASTS:
@@ -288,6 +390,68 @@ class _Sources:
         if not found:
             return frozenset({UNKNOWN})
         return found
+
+
+def _is_leaf_call(model, value: cst.BaseExpression) -> bool:
+    """``torch.zeros(3, requires_grad=True)`` or ``torch.zeros(3).requires_grad_()``,
+    possibly followed by ``.to(...)``/``.cuda()``."""
+    marked = False
+    while (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and model.qualified_name(value.func) is None
+    ):
+        marked = marked or (
+            value.func.attr.value == "requires_grad_" and not _false_argument(value)
+        )
+        value = value.func.value
+    if not isinstance(value, cst.Call) or not (marked or _requires_grad(value)):
+        return False
+    qualified = model.qualified_name(value.func) or ""
+    return qualified.startswith("torch.") and qualified.rsplit(".", 1)[-1] in (
+        _FACTORIES | _RANDOM | _LEAF_WRAPPERS
+    )
+
+
+def _false_argument(call: cst.Call) -> bool:
+    """``x.requires_grad_(False)``."""
+    return bool(call.args) and dotted_name(call.args[0].value) == "False"
+
+
+_TRAINING_PREFIXES = ("torch.optim.", "torch.autograd.")
+
+
+def _trained_names(context, flow) -> frozenset:
+    """Names a function trains or differentiates against: ``w.grad``, ``w.data``,
+    ``[w, b]``/``{"params": w}`` (parameter lists), ``SGD(w)``, ``autograd.grad(y, x)``."""
+    model = context.semantics
+    key = ("trained_names", flow.owner)
+    found = model.cache.get(key)
+    if found is not None:
+        return found
+    names = set()
+    stack = [flow.owner.body] if flow.function is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Attribute) and node.attr.value in ("grad", "data"):
+            if isinstance(node.value, cst.Name):
+                names.add(node.value.value)
+        elif isinstance(node, (cst.List, cst.Set)):
+            names.update(e.value.value for e in node.elements if isinstance(e.value, cst.Name))
+        elif isinstance(node, cst.Dict):
+            names.update(
+                e.value.value
+                for e in node.elements
+                if isinstance(e, cst.DictElement) and isinstance(e.value, cst.Name)
+            )
+        elif isinstance(node, cst.Call):
+            qualified = model.qualified_name(node.func) or ""
+            if qualified.startswith(_TRAINING_PREFIXES):
+                names.update(a.value.value for a in node.args if isinstance(a.value, cst.Name))
+        stack.extend(node.children)
+    found = frozenset(names)
+    model.cache[key] = found
+    return found
 
 
 def _requires_grad(call: cst.Call) -> bool:
