@@ -307,8 +307,7 @@ class Watch:
         self._prev_norms: list[float] | None = None
         self._prev_norm_step = 0
         self._unchanged_since: dict[str, int] = {}
-        self._loss_sum = None
-        self._loss_count = 0
+        self._losses: list[Any] = []
         self._loss_windows: list[float] = []
         self._first_param_norm: float | None = None
         self._dominance: dict[str, tuple[float, int]] = {}
@@ -600,9 +599,8 @@ class Watch:
     def add_loss(self, loss) -> None:
         """Add a step's loss to the running window (kept on the device: no host sync)."""
         if isinstance(loss, torch.Tensor) and loss.numel() == 1:
-            value = loss.detach().reshape(())
-            self._loss_sum = value if self._loss_sum is None else self._loss_sum + value
-            self._loss_count += 1
+            # At most check_every entries: summed and cleared on the next check step.
+            self._losses.append(loss.detach())
 
     def _check_gradients(self) -> None:
         t = self.thresholds
@@ -613,17 +611,18 @@ class Watch:
         with torch.no_grad():
             device = params[0].device
             zero = torch.zeros((), device=device)
-            gnorm = [p.grad.float().norm() if p.grad is not None else zero for p in params]
             has_grad = [p.grad is not None for p in params]
+            with_grad = torch._foreach_norm([p.grad for p in params if p.grad is not None])
+            it = iter(with_grad)
+            gnorm = [next(it).float() if h else zero for h in has_grad]
             pnorm = [n.float() for n in torch._foreach_norm(params)]
-            loss = zero if self._loss_sum is None else self._loss_sum.to(device).float()
-            row = torch.stack(
-                [*gnorm, *pnorm, loss, torch.tensor(float(self._loss_count), device=device)]
-            ).tolist()  # one host sync per check step
+            losses, self._losses = self._losses, []
+            loss = torch.stack(losses).float().sum().to(device) if losses else zero
+            count = torch.tensor(float(len(losses)), device=device)
+            row = torch.stack([*gnorm, *pnorm, loss, count]).tolist()  # one host sync
         n = len(params)
         grads, norms, loss_sum, loss_count = row[:n], row[n : 2 * n], row[2 * n], row[2 * n + 1]
         if loss_count:
-            self._loss_sum, self._loss_count = None, 0
             mean = loss_sum / loss_count
             if not math.isfinite(mean):
                 self._report(
