@@ -26,7 +26,7 @@ from torchlint.runtime.probes import watch
 
 MODELS = {
     "small MLP 32-64-32 (6.3k params), batch 64": ([32, 64, 32], 64),
-    "MLP 64-256-256-64 (99k params), batch 128": ([64, 256, 256, 64], 128),
+    "MLP 64-256-256-64 (99k params), batch 64": ([64, 256, 256, 64], 64),
 }
 
 

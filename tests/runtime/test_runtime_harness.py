@@ -30,7 +30,7 @@ from torchlint.runtime.stats import (
 @pytest.fixture(scope="module")
 def quick_results():
     # Two seeds keep the suite fast; the verdict rules are the same as with five.
-    return {r.code: r for r in confirm_rules(None, device="cpu", seeds=2, quick=True)}
+    return {r.code: r for r in confirm_rules(None, device="cpu", seeds=3, quick=True)}
 
 
 def claim_of(result, claim_id):
