@@ -6,6 +6,7 @@ import importlib
 import math
 import os
 import platform
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,10 +15,9 @@ from typing import Any, Callable
 from torchlint.runtime._torch import import_torch
 from torchlint.runtime.stats import Claim, decide, fmt, summarize
 
+
 def _discover_rule_codes() -> tuple[str, ...]:
     """Every ``reference_tlNNN.py`` next to this module, as rule codes in order."""
-    import re
-
     here = os.path.dirname(os.path.abspath(__file__))
     found = (re.fullmatch(r"reference_(tl\d{3})\.py", name) for name in os.listdir(here))
     return tuple(sorted(m.group(1).upper() for m in found if m))

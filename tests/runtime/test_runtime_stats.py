@@ -68,7 +68,7 @@ def test_cohens_d_trap_tiny_fixed_spread_is_not_confirmed():
 def test_lower_is_worse_and_zero_denominator():
     assert harm_effect(0.0, 2e-5, LOWER_IS_WORSE, RATIO) == math.inf
     assert harm_effect(0.0, 0.0, LOWER_IS_WORSE, RATIO) == 1.0
-    v = decide(claim(direction=LOWER_IS_WORSE, threshold=10), [0.0], [2e-5])
+    v = decide(claim(direction=LOWER_IS_WORSE, threshold=10, kind="probe"), [0.0], [2e-5])
     assert v.verdict == CONFIRMED
     assert "deterministic probe" in v.reason
 
