@@ -6,6 +6,7 @@ import importlib
 import math
 import os
 import platform
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,8 +15,16 @@ from typing import Any, Callable
 from torchlint.runtime._torch import import_torch
 from torchlint.runtime.stats import Claim, decide, fmt, summarize
 
-#: Rule codes with a reference pair, in report order.
-RULE_CODES = tuple(f"TL{n:03d}" for n in range(1, 11))
+
+def _discover_rule_codes() -> tuple[str, ...]:
+    """Every ``reference_tlNNN.py`` next to this module, as rule codes in order."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = (re.fullmatch(r"reference_(tl\d{3})\.py", name) for name in os.listdir(here))
+    return tuple(sorted(m.group(1).upper() for m in found if m))
+
+
+#: Rule codes with a reference pair (a ``reference_tlNNN.py`` module), in report order.
+RULE_CODES = _discover_rule_codes()
 DEFAULT_SEEDS = 5
 QUICK_SEEDS = 3
 SCHEMA_VERSION = 1

@@ -2,7 +2,9 @@
 
 Lightning is optional: importing this module never fails without it (the
 callback then derives from ``object`` and works with anything that calls the
-same hooks). In ``training_step``, put the named loss terms on the module
+same hooks). The forward checks are attached to every submodule, so a
+``training_step`` that calls ``self.net(x)`` instead of ``self(x)`` is checked
+too. In ``training_step``, put the named loss terms on the module
 (``self.loss_terms = {"rec": rec, "kl": kl}``) for the term checks, and return
 ``{"loss": loss, "preds": out, "targets": y}`` for the collapse checks::
 
@@ -66,9 +68,12 @@ class TorchlintCallback(_callback_base()):
 
     def on_before_backward(self, trainer, pl_module, loss) -> None:
         """Check the step's named loss terms while their graph is still alive."""
+        if self.watch is None:
+            return
         terms = getattr(pl_module, self.terms_attribute, None)
-        if self.watch is not None and isinstance(terms, dict) and terms:
+        if isinstance(terms, dict) and terms:
             self.watch.check_terms(terms)
+        self.watch.add_loss(loss)
 
     def on_after_backward(self, trainer, pl_module) -> None:
         """Gradient norms and learning rates of this step."""

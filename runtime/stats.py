@@ -96,11 +96,17 @@ def _worse(a: float, b: float, direction: str) -> bool:
     return a > b if direction == HIGHER_IS_WORSE else a < b
 
 
+#: A training claim needs at least this many seeds per arm to be "confirmed": with
+#: fewer, full separation happens by chance too often (2 against 2: p = 1/6).
+MIN_TRAINING_SEEDS = 3
+
+
 def decide(claim: Claim, buggy: Sequence[float], fixed: Sequence[float]) -> Verdict:
     """Verdict for one claim from paired per-seed values (same seed at the same index).
 
     - **confirmed**: every buggy value is worse than every fixed value and the
-      smallest per-seed effect reaches ``claim.threshold``;
+      smallest per-seed effect reaches ``claim.threshold`` (a training claim also
+      needs at least ``MIN_TRAINING_SEEDS`` seeds per arm);
     - **not reproduced**: no seed reaches the threshold (the harm is absent, too
       small to matter, or points the other way);
     - **inconclusive**: anything in between (some seeds show it, some do not).
@@ -126,6 +132,15 @@ def decide(claim: Claim, buggy: Sequence[float], fixed: Sequence[float]) -> Verd
         what = f"{n} seeds, per-seed effect {fmt(smallest)}{unit}..{fmt(largest)}{unit}"
     bar = f"threshold {fmt(claim.threshold)}{unit}"
     if separated and smallest >= claim.threshold:
+        if claim.kind == "training" and n < MIN_TRAINING_SEEDS:
+            return Verdict(
+                INCONCLUSIVE,
+                effects,
+                separated,
+                p,
+                f"{what} >= {bar}, but a training claim needs at least"
+                f" {MIN_TRAINING_SEEDS} seeds per arm to be confirmed (got {n})",
+            )
         sep = "" if n == 1 else f", every buggy seed worse than every fixed seed (p={p:.3g})"
         return Verdict(CONFIRMED, effects, separated, p, f"{what} >= {bar}{sep}")
     if largest < claim.threshold:

@@ -102,3 +102,45 @@ def test_callback_without_terms_or_preds_is_quiet():
     callback.on_train_epoch_end(trainer, module)
     callback.on_train_end(trainer, module)
     assert callback.findings == []
+
+
+class Refine(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.coarse = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Sigmoid())
+        self.delta = torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        coarse = self.coarse(x)
+        if coarse.mean() > 10:  # a tensor branch
+            coarse = coarse * 2
+        return torch.sigmoid(coarse + self.delta(x))
+
+
+class Branchy(torch.nn.Module):
+    """A LightningModule whose training_step calls a submodule directly."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = Refine()
+
+    def forward(self, x):  # never called by training_step
+        return self.net(x)
+
+    def training_step(self, x):
+        return self.net(x)
+
+
+def test_forward_checks_attach_to_submodules_whatever_training_step_calls():
+    module = Branchy()
+    opt = torch.optim.SGD(module.parameters(), lr=0.1)
+    trainer = types.SimpleNamespace(optimizers=[opt], lr_scheduler_configs=[])
+    callback = TorchlintCallback(on_finding=None)
+    callback.on_train_start(trainer, module)
+    out = module.training_step(torch.randn(16, 8))
+    callback.on_before_backward(trainer, module, out.mean())
+    out.mean().backward()
+    callback.on_after_backward(trainer, module)
+    callback.on_train_end(trainer, module)
+    assert callback.watch.codes() == ["TL001", "TL002"]
+    assert callback.watch.syncs_per_forward == [1]

@@ -68,7 +68,7 @@ def test_cohens_d_trap_tiny_fixed_spread_is_not_confirmed():
 def test_lower_is_worse_and_zero_denominator():
     assert harm_effect(0.0, 2e-5, LOWER_IS_WORSE, RATIO) == math.inf
     assert harm_effect(0.0, 0.0, LOWER_IS_WORSE, RATIO) == 1.0
-    v = decide(claim(direction=LOWER_IS_WORSE, threshold=10), [0.0], [2e-5])
+    v = decide(claim(direction=LOWER_IS_WORSE, threshold=10, kind="probe"), [0.0], [2e-5])
     assert v.verdict == CONFIRMED
     assert "deterministic probe" in v.reason
 
@@ -95,3 +95,14 @@ def test_claim_validation():
 def test_p_full_separation():
     assert p_full_separation(5, 5) == pytest.approx(0.00397, abs=1e-5)
     assert p_full_separation(3, 3) == pytest.approx(0.05)
+
+
+def test_training_claim_needs_three_seeds_to_be_confirmed():
+    from torchlint.runtime.stats import MIN_TRAINING_SEEDS
+
+    assert MIN_TRAINING_SEEDS == 3
+    two = decide(claim(), [1.3, 1.4], [1.0, 1.05])
+    assert two.verdict == INCONCLUSIVE and "at least 3 seeds" in two.reason
+    assert decide(claim(), [1.3, 1.4, 1.35], [1.0, 1.05, 1.0]).verdict == CONFIRMED
+    probe = Claim("p", "text", "metric", HIGHER_IS_WORSE, 0.5, "probe", DIFFERENCE)
+    assert decide(probe, [1.0], [0.0]).verdict == CONFIRMED
