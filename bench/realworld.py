@@ -549,6 +549,9 @@ def render(report: dict) -> str:
             f" | {r['sweep_true']} | {r['sweep_false']} | {r['sweep_debatable']} |"
         )
     add("")
+    if report.get("notes"):
+        add(report["notes"])
+        add("")
     add("## Labelled locations")
     add("")
     add("| Case | Family | Verdict | Expect | Result | Codes there | Where | Scored on |")
@@ -673,12 +676,20 @@ def main(argv: list[str] | None = None) -> int:
         default=REPO / "bench" / "realworld_labels.tsv",
         help="verdicts on the sweep findings",
     )
+    parser.add_argument(
+        "--notes",
+        type=Path,
+        default=REPO / "bench" / "realworld_notes.md",
+        help="the hand-written reading of the misses and decisions, put on the page",
+    )
     parser.add_argument("--out", type=Path, help="write the Markdown page here")
     parser.add_argument("--json", type=Path, help="write the machine-readable report here")
     parser.add_argument("--jobs", type=int, help="worker processes for torchlint")
     args = parser.parse_args(argv)
 
     report = build_report(args.root.resolve(), args.shared, args.labels, args.jobs)
+    if args.notes and args.notes.is_file():
+        report["notes"] = args.notes.read_text(encoding="utf-8").strip()
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if args.out:

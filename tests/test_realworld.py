@@ -155,6 +155,10 @@ def test_scores_cases_and_sweep(realworld, tmp_path):
     page = out_md.read_text(encoding="utf-8")
     assert "`pkg/model.py:12` | TL002" in page
     assert "**true** | swaps maps per batch" in page
+    # The repository's own reading of the misses is on the page, before the rows.
+    notes = (Path(realworld.__file__).parent / "realworld_notes.md").read_text(encoding="utf-8")
+    assert notes.strip() in page
+    assert page.index(notes.strip()) < page.index("## Labelled locations")
 
 
 def test_false_label_counts_per_100k_lines(realworld, tmp_path):
