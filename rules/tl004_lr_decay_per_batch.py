@@ -23,6 +23,7 @@ from torchlint.semantics.schedulers import PER_STEP_FACTOR
 from torchlint.semantics.values import (
     constant_number,
     function_returns,
+    parameter_named,
     possible_values,
     scope_of,
 )
@@ -345,7 +346,7 @@ def train(model, optimizer, loader, accum, decay_every=5000):
             return None
 
         def passed_the_lr(expr) -> bool:
-            if not isinstance(expr, cst.Name) or _parameter(fn, expr.value) is None:
+            if not isinstance(expr, cst.Name) or parameter_named(fn, expr.value) is None:
                 return False
             argument = bound_argument(self.context, call, fn, expr.value)
             return argument is not None and self._holds_place(argument, place, 2)
@@ -358,7 +359,7 @@ def train(model, optimizer, loader, accum, decay_every=5000):
                     continue
                 returned = returned.elements[position].value
             candidates = [returned]
-            if isinstance(returned, cst.Name) and _parameter(fn, returned.value) is None:
+            if isinstance(returned, cst.Name) and parameter_named(fn, returned.value) is None:
                 candidates.extend(
                     value
                     for value in possible_values(self.context, returned, depth=1)
@@ -487,14 +488,6 @@ def train(model, optimizer, loader, accum, decay_every=5000):
                 if any(dotted_name(arg.value) == name for arg in call.args):
                     return True
         return False
-
-
-def _parameter(fn: cst.FunctionDef, name: str) -> cst.Param | None:
-    params = fn.params
-    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-        if param.name.value == name:
-            return param
-    return None
 
 
 def _writes_param_groups(fn: cst.FunctionDef) -> bool:

@@ -26,6 +26,7 @@ from torchlint.semantics.vocabulary import (
 )
 from torchlint.semantics.words import string_value
 from torchlint.syntax import SyntaxIndex, argument_values, last_name
+from torchlint.walk import simple_statements
 
 cst = lazy_module("libcst", globals(), "cst")
 
@@ -758,7 +759,7 @@ def step_kl_schedule(model, epoch, warmup_epochs=10):
                 # Reset inside the loop (`w = base` before `w = w * ramp`): not carried over.
                 assignments = [
                     small
-                    for small in _simple_statements(ancestor.body)
+                    for small in simple_statements(ancestor.body)
                     if any(
                         isinstance(t, cst.Name) and t.value == target.value
                         for t in assigned_targets(small)
@@ -896,19 +897,6 @@ def _epoch_sized(context, increment: cst.BaseExpression) -> bool:
         ):
             return True
     return False
-
-
-def _simple_statements(block: cst.CSTNode):
-    """The small statements of a block and of the blocks nested in it."""
-    from torchlint.walk import iter_children
-
-    stack = [block]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            yield from node.body
-        elif not isinstance(node, (cst.BaseExpression, cst.FunctionDef, cst.ClassDef)):
-            stack.extend(iter_children(node))
 
 
 def _membership_collection(test: cst.BaseExpression) -> cst.BaseExpression | None:

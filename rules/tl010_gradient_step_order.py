@@ -26,6 +26,7 @@ from torchlint.semantics.steps import (
 )
 from torchlint.semantics.vocabulary import BACKWARD_CALLS
 from torchlint.syntax import SyntaxIndex, last_name
+from torchlint.walk import simple_statements
 
 cst = lazy_module("libcst", globals(), "cst")
 
@@ -522,7 +523,7 @@ def _steps_fresh_tensors(optimizer: str | None, loop: cst.CSTNode) -> bool:
     if optimizer is None or "." in optimizer:
         return False
     bound: dict[str, list] = {}
-    for statement in _statements_of(loop):
+    for statement in simple_statements(loop.body):
         if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
             target = statement.targets[0].target
             if isinstance(target, cst.Name):
@@ -540,25 +541,3 @@ def _steps_fresh_tensors(optimizer: str | None, loop: cst.CSTNode) -> bool:
             if not values or not all(makes_new_tensor(value) for value in values):
                 return False
     return True
-
-
-def _statements_of(node):
-    """The simple statements in ``node``'s body and in what it nests (not in functions)."""
-    body = getattr(node, "body", ())
-    if isinstance(body, cst.BaseSuite):
-        body = body.body
-    for statement in body:
-        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-            continue
-        if isinstance(statement, cst.BaseSmallStatement):
-            yield statement
-        elif isinstance(statement, cst.SimpleStatementLine):
-            yield from statement.body
-        else:
-            yield from _statements_of(statement)
-            for part in ("orelse", "finalbody"):
-                child = getattr(statement, part, None)
-                if child is not None:
-                    yield from _statements_of(child)
-            for handler in getattr(statement, "handlers", ()):
-                yield from _statements_of(handler)

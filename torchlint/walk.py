@@ -55,6 +55,20 @@ def iter_children(node: cst.CSTNode):
 _node_type_cache: dict[type, bool] = {}
 
 
+def simple_statements(node: cst.CSTNode):
+    """The small statements of ``node`` and of the blocks nested in it, in source order.
+
+    Assignments, calls, returns...; not those inside nested functions and classes.
+    """
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            yield from current.body
+        elif not isinstance(current, (cst.BaseExpression, cst.FunctionDef, cst.ClassDef)):
+            stack.extend(reversed(list(iter_children(current))))
+
+
 def is_node_type(kind: type) -> bool:
     """``issubclass(kind, cst.CSTNode)``, cached.
 

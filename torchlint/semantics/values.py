@@ -477,7 +477,7 @@ def assigned_values(context: FileContext, expr: cst.BaseExpression) -> list[cst.
             assigned = scope_assignments(context, scope).get(expr.value)
             if assigned:
                 return [value for value, _ in assigned]
-            if _parameter(scope, expr.value) is not None:
+            if parameter_named(scope, expr.value) is not None:
                 return []
             scope = context.semantics.enclosing_function(scope)
         return [
@@ -499,14 +499,15 @@ def _name_sources(context, name: cst.Name):
         assigned = scope_assignments(context, scope).get(name.value)
         if assigned:
             return assigned
-        parameter = _parameter(scope, name.value)
+        parameter = parameter_named(scope, name.value)
         if parameter is not None:
             return _parameter_sources(context, scope, parameter)
         scope = semantics.enclosing_function(scope)
     return scope_assignments(context, context.module).get(name.value)
 
 
-def _parameter(fn: cst.FunctionDef, name: str) -> cst.Param | None:
+def parameter_named(fn: cst.FunctionDef, name: str) -> cst.Param | None:
+    """The parameter of ``fn`` called ``name`` (positional-only, plain or keyword-only)."""
     params = fn.params
     for param in (*params.posonly_params, *params.params, *params.kwonly_params):
         if param.name.value == name:
