@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,8 @@ from torchlint.semantics.conditions import condition_atoms
 from torchlint.semantics.differentiable import runs_without_grad
 from torchlint.semantics.modules import module_of_method, runs_in_module_pass
 from torchlint.semantics.names import dotted_name
+from torchlint.semantics.values import lookup, scope_of
+from torchlint.semantics.vocabulary import name_words
 from torchlint.syntax import SyntaxIndex, last_name
 
 cst = lazy_module("libcst", globals(), "cst")
@@ -238,7 +241,11 @@ class ResNet(nn.Module):
         if _passes_training(call) or _drops_nothing(call, position=1):
             return
         fn = model.enclosing_function(call)
-        if fn is None or not runs_in_module_pass(self.context, fn) or self._guarded(call, fn):
+        if fn is None or not runs_in_module_pass(self.context, fn):
+            return
+        if self._guarded(call, fn, _rate(call, position=1)) or _stated_on_purpose(
+            self.context, call
+        ):
             return
         if runs_without_grad(self.context, call):
             # Sampling code (`@torch.no_grad() def p_sample`) never trains: dropout
@@ -259,9 +266,10 @@ class ResNet(nn.Module):
             fix=fix,
         )
 
-    def _guarded(self, call: cst.Call, fn: cst.FunctionDef) -> bool:
-        """Under ``if self.training:`` / ``... if self.training else ...``, or after
-        ``if not self.training: return``."""
+    def _guarded(self, call: cst.Call, fn: cst.FunctionDef, rate) -> bool:
+        """Under ``if self.training:`` / ``... if self.training else ...``, after
+        ``if not self.training: return``, or under a switch the caller passes per call
+        (``if sample_dropout:``, ``if not deterministic:``)."""
         child: cst.CSTNode = call
         for ancestor in self.context.ancestors(call):
             if ancestor is fn:
@@ -274,8 +282,34 @@ class ResNet(nn.Module):
                 return True
             if isinstance(ancestor, cst.IfExp) and _tests_training(ancestor.test):
                 return True
+            if (
+                isinstance(ancestor, (cst.If, cst.IfExp))
+                and child is not ancestor.test
+                and self._per_call_switch(ancestor, rate)
+            ):
+                return True
             child = ancestor
         return _returns_early_unless_training(fn)
+
+    def _per_call_switch(self, branch, rate) -> bool:
+        """The branch's test reads a mode switch the caller passes with each call.
+
+        A parameter of the method (or a name unpacked from one: a batch that carries
+        its own dropout switch, 0 when predicting) that has a boolean default or is
+        named like a mode (``dropout_switch``, ``deterministic``, ``mc_sample``):
+        the caller turns dropout on and off per call, as ``training=`` would. Not
+        the dropout rate itself (``if p:``) and not a setting stored on ``self``.
+        """
+        scope = scope_of(self.context, branch.test)
+        if scope is None:
+            return False
+        rate_name = dotted_name(rate) if rate is not None else None
+        for atom in condition_atoms(branch.test):
+            if not isinstance(atom, cst.Name) or atom.value in ("self", rate_name):
+                continue
+            if _switch_parameter(self.context, atom.value, scope, 0):
+                return True
+        return False
 
     # -- nn.Dropout(p)(x) ---------------------------------------------------
 
@@ -294,6 +328,8 @@ class ResNet(nn.Module):
             fn is None
             or not runs_in_module_pass(self.context, fn)
             or runs_without_grad(self.context, call)
+            or self._guarded(call, fn, _rate(built, position=0))
+            or _stated_on_purpose(self.context, call)
         ):
             return
         text = self.context.snippet(built, 50, collapse_whitespace=True)
@@ -333,6 +369,102 @@ def _drops_nothing(call: cst.Call, position: int) -> bool:
         except ValueError:
             return False
     return False
+
+
+def _rate(call: cst.Call, position: int) -> cst.BaseExpression | None:
+    """The dropout probability argument (``p=`` or at its position)."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "p":
+            return arg.value
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    return positional[position].value if len(positional) > position else None
+
+
+# Words of a per-call switch's name: it says which mode the call runs in.
+_SWITCH_WORDS = frozenset(
+    {
+        "dropout",
+        "drop",
+        "switch",
+        "mc",
+        "sample",
+        "sampling",
+        "stochastic",
+        "deterministic",
+        "uncertainty",
+        "inference",
+        "mode",
+    }
+)
+_MAX_SWITCH_DEPTH = 3
+
+
+def _switch_parameter(context, name: str, scope, depth: int) -> bool:
+    """``name`` holds a parameter of its function that works as a mode switch."""
+    if depth > _MAX_SWITCH_DEPTH:
+        return False
+    bindings, found = lookup(context, name, scope)
+    if not bindings or found.flow is not scope.flow:
+        return False
+    derived = False
+    for binding in bindings:
+        if binding.kind == "param":
+            param = binding.param
+            default = param.default if param is not None else None
+            boolean = isinstance(default, cst.Name) and default.value in ("True", "False")
+            if not (boolean or _SWITCH_WORDS & set(name_words(name))):
+                return False
+            derived = True
+            continue
+        if binding.kind not in ("assign", "unpack") or binding.value is None:
+            return False
+        value = binding.value
+        if binding.kind == "unpack" and isinstance(value, (cst.Tuple, cst.List)):
+            elements = value.elements
+            if binding.index is None or binding.index >= len(elements):
+                return False
+            value = elements[binding.index].value
+        if isinstance(value, cst.Name) and value.value in ("None", "True", "False"):
+            continue
+        if isinstance(value, cst.Name) and value.value != "self":
+            if not _SWITCH_WORDS & set(name_words(name)):
+                return False
+            if not _switch_parameter(context, value.value, found.at(binding), depth + 1):
+                return _derives_from_parameter(context, value.value, found.at(binding))
+            derived = True
+            continue
+        return False
+    return derived
+
+
+def _derives_from_parameter(context, name: str, scope) -> bool:
+    """``name`` is a parameter of the function (``x, switch = inputs``)."""
+    bindings, found = lookup(context, name, scope)
+    return (
+        bool(bindings)
+        and found.flow is scope.flow
+        and all(binding.kind == "param" for binding in bindings)
+    )
+
+
+# Words of a comment saying dropout stays on at inference on purpose (a Tacotron
+# prenet, Monte Carlo dropout).
+_ON_PURPOSE = re.compile(
+    r"\balways\b|on purpose|intentional|deliberate|monte[ -]?carlo|\bmc[ _-]?dropout"
+    r"|at (?:test|inference|eval)|during (?:test|inference|eval)|(?:in|at) inference",
+    re.IGNORECASE,
+)
+
+
+def _stated_on_purpose(context, call: cst.Call) -> bool:
+    """A comment on the call's line, or on the line above it, says dropout stays on."""
+    statement = context.enclosing_statement(call)
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    comments = [statement.trailing_whitespace.comment]
+    if statement.leading_lines:
+        comments.append(statement.leading_lines[-1].comment)
+    return any(comment is not None and _ON_PURPOSE.search(comment.value) for comment in comments)
 
 
 def _tests_training(test: cst.BaseExpression) -> bool:
