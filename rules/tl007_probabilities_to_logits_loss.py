@@ -20,7 +20,7 @@ from torchlint.semantics.conditions import condition_atoms
 from torchlint.semantics.losses import backward_targets
 from torchlint.semantics.modules import is_module_class, module_of_method
 from torchlint.semantics.names import dotted_name
-from torchlint.semantics.values import flow_of, lookup
+from torchlint.semantics.values import flow_of, lookup, possible_values, self_attribute
 from torchlint.semantics.vocabulary import is_loss_name, name_words
 from torchlint.syntax import SyntaxIndex, last_name
 
@@ -112,6 +112,15 @@ _SHAPE_METHODS = frozenset(
         "cpu",
         "view_as",
         "reshape_as",
+        "resize",
+        "resize_as",
+        "expand",
+        "expand_as",
+        "movedim",
+        "swapaxes",
+        "type",
+        "half",
+        "bfloat16",
     }
 )
 _LOSS_NAMES = {
@@ -323,11 +332,44 @@ def train(model, loader, optimizer):
                 if last in _LOSS_OF_MODULE:
                     return _LOSS_OF_MODULE[last], f"nn.{last}"
             return None, ""
+        attr = self_attribute(call.func)
+        if attr is not None and is_loss_name(attr):
+            return self._attribute_loss(call.func)
         if isinstance(call.func, cst.Name) and is_loss_name(call.func.value):
             bindings, _ = lookup(self.context, call.func.value, scope)
             if bindings and all(binding.kind == "param" for binding in bindings):
                 return "unknown", ""
         return None, ""
+
+    def _attribute_loss(self, func: cst.Attribute) -> tuple[str | None, str]:
+        """The family of a loss-named ``self.<attr>`` that ``__init__`` does not construct.
+
+        Set from a parameter: its default (``criterion=nn.CrossEntropyLoss()``), or
+        ``unknown`` when the file never says (``self.loss_fn = loss_fn`` in a setter).
+        """
+        model = self.context.semantics
+        families = set()
+        for value in possible_values(self.context, func):
+            if isinstance(value, cst.Name):
+                bindings = [
+                    param
+                    for fn in [model.enclosing_function(value)]
+                    if fn is not None
+                    for param in [*fn.params.params, *fn.params.kwonly_params]
+                    if param.name.value == value.value
+                ]
+                if not bindings:
+                    return None, ""
+                families.add(("unknown", ""))
+                continue
+            if not isinstance(value, cst.Call):
+                return None, ""
+            qualified = model.qualified_name(value.func) or ""
+            last = qualified.rsplit(".", 1)[-1]
+            if not (qualified.startswith("torch.nn.") and last in _LOSS_OF_MODULE):
+                return None, ""
+            families.add((_LOSS_OF_MODULE[last], f"nn.{last}"))
+        return families.pop() if len(families) == 1 else (None, "")
 
     # -- which input ----------------------------------------------------------
 
@@ -403,7 +445,8 @@ def train(model, loader, optimizer):
             return self._probabilities(expr.value, scope, family, depth + 1)
         if isinstance(expr, cst.Name):
             bindings, found_scope = lookup(self.context, expr.value, scope)
-            assigned = [b for b in bindings if b.kind == "assign" and b.value is not None]
+            # `for row in probs:` holds rows of `probs`, as `probs[i]` would.
+            assigned = [b for b in bindings if b.kind in ("assign", "loop") and b.value is not None]
             if not assigned or len(assigned) != len(bindings):
                 return None
             results = [
@@ -446,7 +489,9 @@ def train(model, loader, optimizer):
         model passed in as an argument, the one module of the file whose forward squashes."""
         model = self.context.semantics
         func = call.func
-        if isinstance(func, cst.Name) and func.value == "self":
+        own = isinstance(func, cst.Name) and func.value == "self"
+        own = own or self_attribute(func) in ("__call__", "forward")
+        if own:
             cls = module_of_method(self.context, scope.flow.function)
             return _forward(self.context, cls) if cls is not None else None
         callee = resolve_callee(self.context, call, scope)
