@@ -390,17 +390,34 @@ def fit(net, opt, train_loader, loss_fn, epochs):
         positional = [a for a in step.node.args if a.keyword is None]
         if len(positional) > (1 if step.scaled else 0):
             return  # `optimizer.step(closure)`: the closure runs backward (and zeroes)
-        if any(events[i].kind in ("zero", "grad-write") for i in range(*run)):
+        zeroes = [events[i] for i in range(*run) if events[i].kind in ("zero", "grad-write")]
+        # A zeroing on the other arm of an `if`/`else` never runs in a pass that takes
+        # this step's arm (`if not amp: zero_grad(); backward(); step() else: ...`).
+        if any(compatible(zero, step) for zero in zeroes):
             return
-        backward = next(events[i] for i in range(*run) if events[i].kind == "backward")
+        backward = next(
+            (
+                events[i]
+                for i in range(*run)
+                if events[i].kind == "backward" and compatible(events[i], step)
+            ),
+            None,
+        )
+        if backward is None:
+            return
         loop = next(loop for loop in step.loops() if self._loop_has(events, run, loop))
         if _steps_fresh_tensors(step.optimizer, loop):
             return
+        where = (
+            "nothing in the loop zeroes the gradients"
+            if not zeroes
+            else "nothing on its branch zeroes the gradients (only the other branch does)"
+        )
         self._report_once(
             "never-zeroed",
             step.node,
             f"`{self._code(step.node)}` runs in {self._loop_words(loop)} after "
-            f"`{self._code(backward.node)}`, but nothing in the loop zeroes the gradients: "
+            f"`{self._code(backward.node)}`, but {where}: "
             "each backward adds to the sum of every earlier gradient, so the updates grow "
             "and follow stale directions; call `optimizer.zero_grad()` once per step",
         )
