@@ -131,7 +131,10 @@ class LrDecayPerBatch(Rule):
     rate inside `LayerDecayOptimizer.step()` until the LR reached zero: missed
     at first (no loop in that file), found since the `step()` of a class named
     or derived as an optimizer counts as per-batch code.  Eleven training
-    repositories (yolov5, DETR, DeiT, PyTorch-GAN, stable-baselines3, attention-is-all-you-need-pytorch, TCN, yunjey/pytorch-tutorial, the image-captioning tutorial, pytorch-a2c-ppo-acktr-gail, 3D-ResNets (about 67k lines)) give no TL004 finding.  Fewer than four held-out
+    repositories (yolov5, DETR, DeiT, PyTorch-GAN, stable-baselines3,
+    attention-is-all-you-need-pytorch, TCN, yunjey/pytorch-tutorial, the
+    image-captioning tutorial, pytorch-a2c-ppo-acktr-gail, 3D-ResNets (about
+    67k lines)) give no TL004 finding.  Fewer than four held-out
     instances were found; the other searched fixes were LR-scheduler logic
     (branches never reached, a schedule reset), which TL004 does not cover.
 

@@ -347,7 +347,11 @@ class RampedPrimaryLoss(Rule):
     0`) inside the batch loop, right after the per-batch increment, so the KL
     weight is pinned at its start for that whole epoch instead of restarting
     once: missed (a reset, not a compounding or epoch-sized update).  Eleven
-    training repositories (yolov5, DETR, DeiT, PyTorch-GAN, stable-baselines3, attention-is-all-you-need-pytorch, TCN, yunjey/pytorch-tutorial, the image-captioning tutorial, pytorch-a2c-ppo-acktr-gail, 3D-ResNets (about 67k lines)) give no TL005 finding.  Fewer than four
+    training repositories (yolov5, DETR, DeiT, PyTorch-GAN,
+    stable-baselines3, attention-is-all-you-need-pytorch, TCN,
+    yunjey/pytorch-tutorial, the image-captioning tutorial,
+    pytorch-a2c-ppo-acktr-gail, 3D-ResNets (about 67k lines)) give no TL005
+    finding.  Fewer than four
     held-out instances were found in issue threads.
 
     Out of scope: compounding schedules of other quantities (a sampling

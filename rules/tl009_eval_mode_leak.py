@@ -195,7 +195,10 @@ class EvalModeLeak(Rule):
     d10dd30 (PR 56: `self.validate()` every N iterations inside the batch
     loop, `model.train()` only at the top of the epoch) and tk-rusch/coRNN's
     adding task (issue 1: `test()` calls `model.eval()` inside the step loop,
-    nothing switches back).  Eleven training repositories (yolov5, DETR, DeiT, PyTorch-GAN, stable-baselines3, attention-is-all-you-need-pytorch, TCN, yunjey/pytorch-tutorial, the image-captioning tutorial, pytorch-a2c-ppo-acktr-gail, 3D-ResNets (about 67k lines)) give no
+    nothing switches back).  Eleven training repositories (yolov5, DETR,
+    DeiT, PyTorch-GAN, stable-baselines3, attention-is-all-you-need-pytorch,
+    TCN, yunjey/pytorch-tutorial, the image-captioning tutorial,
+    pytorch-a2c-ppo-acktr-gail, 3D-ResNets (about 67k lines)) give no
     TL009 finding.
     """
 

@@ -171,7 +171,11 @@ class GradientStepOrder(Rule):
     that can run with the step), and ViTPose_pytorch's trainer clips
     `scaler.scale(loss)` gradients without `unscale_`.  The branch fix also
     finds DAB-DETR's `engine.py` (the non-AMP arm never zeroes; DAB-DETR issue
-    58, fixed in DINO as issue 20).  Eleven training repositories (yolov5, DETR, DeiT, PyTorch-GAN, stable-baselines3, attention-is-all-you-need-pytorch, TCN, yunjey/pytorch-tutorial, the image-captioning tutorial, pytorch-a2c-ppo-acktr-gail, 3D-ResNets (about 67k lines)) give
+    58, fixed in DINO as issue 20).  Eleven training repositories (yolov5,
+    DETR, DeiT, PyTorch-GAN, stable-baselines3,
+    attention-is-all-you-need-pytorch, TCN, yunjey/pytorch-tutorial, the
+    image-captioning tutorial, pytorch-a2c-ppo-acktr-gail, 3D-ResNets (about
+    67k lines)) give
     2 findings, both true: TCN's copy-memory and polyphonic-music scripts clip
     after `zero_grad()` and before `loss.backward()`, so no gradient is ever
     clipped.
