@@ -91,7 +91,8 @@ class LrDecayPerBatch(Rule):
     `g["lr"] = g["lr"] * k`, `/=`, or a local `lr = lr * k` that feeds the
     optimizer's param groups — in code that runs once per batch: inside the
     loop over the data loader or training steps, in a Lightning
-    `training_step`, or in a function or method called from there.
+    `training_step`, in the `step()` of an optimizer class or
+    wrapper, or in a function or method called from there.
 
     The update may go through a same-file helper given the current LR:
     `optimizer, lr = exp_lr_scheduler(optimizer, itr, lr, gamma)` where the
@@ -124,6 +125,18 @@ class LrDecayPerBatch(Rule):
     batch, AWD-LSTM's LR rescaled by sequence length and restored, a
     per-epoch `state['lr'] *= gamma`), and the 51 sweep repositories give no
     TL004 finding.
+
+    Held-out check (code the rule was not built on): jaehyunnn/ViTPose_pytorch
+    before 0a2848e (issue 20) multiplied each group's `lr` by its layer-decay
+    rate inside `LayerDecayOptimizer.step()` until the LR reached zero: missed
+    at first (no loop in that file), found since the `step()` of a class named
+    or derived as an optimizer counts as per-batch code.  Eleven training
+    repositories (yolov5, DETR, DeiT, PyTorch-GAN, stable-baselines3,
+    attention-is-all-you-need-pytorch, TCN, yunjey/pytorch-tutorial, the
+    image-captioning tutorial, pytorch-a2c-ppo-acktr-gail, 3D-ResNets (about
+    67k lines)) give no TL004 finding.  Fewer than four held-out
+    instances were found; the other searched fixes were LR-scheduler logic
+    (branches never reached, a schedule reset), which TL004 does not cover.
 
     Out of scope: a stalled gate whose counter is an attribute
     (`self.global_step % N`) or a name some function declares `global`: any

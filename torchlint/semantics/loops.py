@@ -945,6 +945,10 @@ def _statement_children(node: cst.CSTNode):
 
 def _hook_answer(context: FileContext, fn: cst.FunctionDef) -> BatchAnswer | None:
     name = fn.name.value
+    if name == "step" and _is_optimizer_step(context, fn):
+        return BatchAnswer(
+            True, Confidence.HIGH, "an optimizer's `step()`, which runs once per batch"
+        )
     if name not in _PER_BATCH_HOOKS and name not in _FRAMEWORK_PER_BATCH_HOOKS:
         return None
     cls = context.semantics.class_of_method(fn)
@@ -959,10 +963,52 @@ def _hook_answer(context: FileContext, fn: cst.FunctionDef) -> BatchAnswer | Non
     return BatchAnswer(True, Confidence.HIGH, f"`{name}`, which runs once per batch")
 
 
+def _is_optimizer_step(context: FileContext, fn: cst.FunctionDef) -> bool:
+    """Whether ``fn`` is ``step()`` of an optimizer class or an optimizer wrapper.
+
+    The class is named an optimizer (``LayerDecayOptimizer``, ``ScheduledOptim``) or
+    derives from one (``torch.optim.SGD``); learning-rate schedulers, whose ``step()``
+    runs once per epoch, are never optimizers here.
+    """
+    cls = context.semantics.class_of_method(fn)
+    if cls is None:
+        return False
+    words = set(identifier_words(cls.name.value))
+    for base in context.semantics.base_names(cls):
+        words.update(identifier_words(base))
+    if any("sched" in word for word in words) or "lr" in words:
+        return False
+    return bool(words & {"optimizer", "optim", "opt"})
+
+
+def _optimizer_call_to_other_step(context: FileContext, call: cst.Call, fn) -> bool:
+    """``optimizer.step()`` matched by name to the ``step()`` of a class that is no optimizer.
+
+    Inside an optimizer wrapper, ``self.optimizer.step()`` steps the wrapped optimizer, not
+    a learning-rate scheduler of the same file that also defines ``step()``.
+    """
+    if fn.name.value != "step" or not isinstance(call.func, cst.Attribute):
+        return False
+    if isinstance(call.func.value, cst.Call) and callee_last(call.func.value) == "super":
+        caller = context.semantics.enclosing_function(call)
+        return (
+            caller is not None
+            and caller.name.value == "step"
+            and _is_optimizer_step(context, caller)
+            and not _is_optimizer_step(context, fn)
+        )
+    receiver = identifier_words(dotted_name(call.func.value) or "")
+    if not receiver or not {"optimizer", "optim", "opt"} & set(receiver[-1:]):
+        return False
+    return not _is_optimizer_step(context, fn)
+
+
 def _callers_answer(context: FileContext, fn: cst.FunctionDef, depth: int, visiting) -> BatchAnswer:
     name = fn.name.value
     best = NOT_PER_BATCH
     for call, weight in calls_of(context, fn):
+        if _optimizer_call_to_other_step(context, call, fn):
+            continue
         caller = _node_answer(context, call, depth + 1, visiting)
         if caller.per_batch:
             confidence = caller.confidence * weight
