@@ -355,13 +355,17 @@ def anchor_loss(scores, annotations):
             ):
                 dead.append((statement, scope))
         every_path = bool(dead) and len(dead) == len(returns)
+        reported = set()
         for statement, scope in dead:
             why = self._why_dead(node, statement, statement.value, scope, every_path)
             if why is not None:
                 self._report(statement.value, f"loss `{loss_name}` returns", why)
+                if isinstance(statement.value, cst.Name):
+                    reported.add(statement.value.value)
         for statement, scope in returns:
             self._check_returned_terms(node, statement, scope, loss_name)
         self._check_filled_terms(node, flow, loss_name)
+        self._check_named_terms(node, flow, loss_name, reported)
 
     def _check_returned_terms(self, fn, statement, scope, loss_name: str) -> None:
         """``return {"loss_bbox": torch.tensor(0.0)}`` or ``return torch.tensor(0.0), n``:
@@ -434,6 +438,40 @@ def anchor_loss(scores, annotations):
                 if key not in seen:
                     seen.add(key)
                     self._report(value, f"loss `{loss_name}` puts", why, into=container)
+
+    def _check_named_terms(self, fn, flow, loss_name: str, reported: set) -> None:
+        """``loss_bbox = torch.tensor(0.0)`` under ``if num_pos == 0:``, then
+        ``loss = loss_cls + loss_bbox`` returned: a loss term bound to a constant on
+        the no-targets path. A name that is accumulated into afterwards (``loss =
+        torch.tensor(0.0)`` then ``loss += term``) holds a real term by the end."""
+        returned = _returned_names(flow)
+        seen = set()
+        for statement in flow.order_of:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                named = _named_term(small)
+                if named is None:
+                    continue
+                name, value = named
+                if name in reported:
+                    continue  # already reported where it is returned
+                if name not in returned or not is_loss_name(name) or _accumulated(flow, name):
+                    continue
+                scope = flow.scope_at(statement)
+                if tensor_confidence(
+                    self.context, value, scope
+                ) < Confidence.MEDIUM or not carries_no_gradient(self.context, value, scope):
+                    continue
+                why = self._why_dead(fn, statement, value, scope, every_path=False)
+                if why is None:
+                    continue
+                # One finding per guard: the terms zeroed together are one mistake.
+                guard = self._empty_batch_guard(fn, statement, scope)
+                key = (why, guard if guard is not None else statement)
+                if key not in seen:
+                    seen.add(key)
+                    self._report(value, f"loss `{loss_name}` sets `{name}` to", why)
 
     def leave_Module(self, node: cst.Module) -> None:
         for function in self._functions:
@@ -670,6 +708,36 @@ def _filled_term(small) -> tuple[str, cst.BaseExpression] | None:
         if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
             return target.value.value, small.value
     return None
+
+
+def _named_term(small) -> tuple[str, cst.BaseExpression] | None:
+    """``("loss_bbox", v)`` for ``loss_bbox = v``."""
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target = small.targets[0].target
+        if isinstance(target, cst.Name):
+            return target.value, small.value
+    return None
+
+
+def _accumulated(flow, name: str) -> bool:
+    """Whether some binding of ``name`` reads ``name`` itself (``x += t``, ``x = x + t``)."""
+    for binding in flow.bindings.get(name, ()):
+        if binding.kind == "augment":
+            return True
+        value = binding.value
+        if binding.kind == "assign" and value is not None and _mentions(value, name):
+            return True
+    return False
+
+
+def _mentions(node, name: str) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name) and current.value == name:
+            return True
+        stack.extend(current.children)
+    return False
 
 
 def _returned_names(flow) -> frozenset:

@@ -262,9 +262,14 @@ INDEX_LOOP_CALLS = frozenset({"range", "enumerate", "zip"})
 
 
 def is_count_name(name: str) -> bool:
-    """``num_pos``, ``n_valid``, ``token_count``: a name that counts things."""
+    """``num_pos``, ``n_valid``, ``token_count``: a name that counts things; and
+    ``avg_factor``, the count of positive samples a detection loss averages over."""
     name = name.lower()
-    return name.startswith(("num_", "n_", "count")) or name.endswith(("_count", "_num"))
+    return (
+        name.startswith(("num_", "n_", "count"))
+        or name.endswith(("_count", "_num"))
+        or name == "avg_factor"
+    )
 
 
 # A learning rate is named by one of these words, or by every word of a phrase.
