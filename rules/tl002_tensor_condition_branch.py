@@ -18,6 +18,7 @@ from torchlint.semantics.conditions import (
     mentions_nan_check,
     only_clamps,
     only_raises_or_warns,
+    only_records_for_logging,
     read_back_tensor,
 )
 from torchlint.semantics.confidence import Confidence
@@ -34,6 +35,7 @@ from torchlint.semantics.vocabulary import (
     LOSS_WORDS,
     NUMBER_BUILTINS,
     PYTHON_VALUE_BUILTINS,
+    SIGNED_MEASURE_CALLS,
     SIZE_ATTRIBUTES,
     SIZE_CALLS,
     VIEW_ATTRIBUTES,
@@ -283,6 +285,13 @@ def _is_emptiness_check(atom: ast.Compare) -> bool:
         limit = _small_integer(literal)
     if limit is None or limit > 1:
         return False
+    signed = _read_back(counted)
+    if (
+        isinstance(atom.ops[0], (ast.Lt, ast.LtE, ast.Gt, ast.GtE))
+        and isinstance(signed, ast.Call)
+        and last_name(signed.func) in SIGNED_MEASURE_CALLS
+    ):
+        return False  # the sign of a mean: `conditions._tests_a_sign` decides
     if _is_integer(literal) and limit == 0:
         return True
     counted = _read_back(counted)
@@ -790,7 +799,9 @@ def contrast_loss(a, b):
             return True
         if all(is_emptiness_check(atom) for atom in atoms):
             return True
-        return statement is not None and only_raises_or_warns(statement)
+        return statement is not None and (
+            only_raises_or_warns(statement) or only_records_for_logging(self.context, statement)
+        )
 
 
 def _compared_sides(atom: cst.BaseExpression) -> list[cst.BaseExpression]:
