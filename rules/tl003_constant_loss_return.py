@@ -363,25 +363,31 @@ def anchor_loss(scores, annotations):
                 if isinstance(statement.value, cst.Name):
                     reported.add(statement.value.value)
         for statement, scope in returns:
-            self._check_returned_terms(node, statement, scope, loss_name)
+            self._check_returned_terms(node, statement, scope, loss_name, reported)
         self._check_filled_terms(node, flow, loss_name)
         self._check_named_terms(node, flow, loss_name, reported)
 
-    def _check_returned_terms(self, fn, statement, scope, loss_name: str) -> None:
+    def _check_returned_terms(self, fn, statement, scope, loss_name: str, reported: set) -> None:
         """``return {"loss_bbox": torch.tensor(0.0)}`` or ``return torch.tensor(0.0), n``:
         the loss terms of a returned literal."""
         for value in _returned_terms(statement.value):
-            if tensor_confidence(
+            if (
+                isinstance(value, cst.Name) and value.value in reported
+            ) or tensor_confidence(
                 self.context, value, scope
             ) < Confidence.MEDIUM or not carries_no_gradient(self.context, value, scope):
                 continue
             why = self._why_dead(fn, statement, value, scope, every_path=False)
             if why is not None:
                 self._report(value, f"loss `{loss_name}` returns", why)
+                if isinstance(value, cst.Name):
+                    reported.add(value.value)
                 return
 
     def _why_dead(self, fn, statement, value, scope, every_path: bool) -> str | None:
         """Why a constant standing in for a loss is a finding, or None when it is a guard."""
+        if _holds_an_empty_vector(self.context, value, scope):
+            return None  # `new_zeros(0)`: no per-sample values, not a stand-in for a loss
         if is_fresh_leaf(self.context, value, scope):
             return _FAKE_GRADIENT
         if every_path:
@@ -708,6 +714,38 @@ def _filled_term(small) -> tuple[str, cst.BaseExpression] | None:
         if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
             return target.value.value, small.value
     return None
+
+
+_SIZED_CONSTRUCTORS = frozenset(
+    {"zeros", "new_zeros", "ones", "new_ones", "empty", "new_empty", "full", "new_full"}
+)
+
+
+def _holds_an_empty_vector(context, value, scope) -> bool:
+    """``x.new_zeros(0)``, ``torch.empty(0)``, ``torch.tensor([])``, or a name bound only
+    to one: an empty per-sample vector (a cost list with no positives), not a loss value."""
+    values = [value]
+    if isinstance(value, cst.Name):
+        bindings, _ = lookup(context, value.value, scope)
+        if not bindings or any(b.kind != "assign" or b.value is None for b in bindings):
+            return False
+        values = [b.value for b in bindings]
+    return all(_empty_vector(v) for v in values)
+
+
+def _empty_vector(value) -> bool:
+    if not isinstance(value, cst.Call) or not value.args:
+        return False
+    func = value.func
+    last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+    first = value.args[0].value
+    if isinstance(first, (cst.Tuple, cst.List)) and len(first.elements) == 1:
+        first = first.elements[0].value
+    if last in _SIZED_CONSTRUCTORS:
+        return isinstance(first, cst.Integer) and first.evaluated_value == 0
+    if last in ("tensor", "new_tensor", "as_tensor"):
+        return isinstance(first, (cst.List, cst.Tuple)) and not first.elements
+    return False
 
 
 def _named_term(small) -> tuple[str, cst.BaseExpression] | None:
