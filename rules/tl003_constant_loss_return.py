@@ -84,8 +84,14 @@ class ConstantLossReturn(Rule):
     `.item()`/`.detach()`/`float()` value rewrapped with `torch.tensor(...)`,
     or a leaf made inside the loss with `requires_grad=True`. The constant
     may be returned, be a loss-named entry or the first element of a
-    returned dict or tuple, or be put into a loss container the function
-    returns (`losses.append(...)`, `loss["loss_bbox"] = ...`). It is flagged
+    returned dict or tuple, be put into a loss container the function
+    returns (`losses.append(...)`, `loss["loss_bbox"] = ...`), or be bound to
+    a loss-named term that reaches the return (`loss_bbox = torch.tensor(0.)`
+    under `if num_pos == 0:`, then `return loss_cls + loss_bbox`; a name that
+    is accumulated into later, `loss = torch.tensor(0.0)` then `loss +=
+    term`, is not). A nested function that a loss-named factory returns
+    (`def loss_convertor(fn): def wrapped(...): ...; return wrapped`) is a
+    loss too. It is flagged
 
     - whatever the branch, when it is a **fake-gradient leaf**:
       `torch.tensor(0.0, requires_grad=True)` (or `torch.zeros(1,
@@ -160,6 +166,32 @@ class ConstantLossReturn(Rule):
     (ultralytics PR 26012, pytorch issue 23425). The fix that keeps the
     value 0 and the graph connected is `pred.sum() * 0`, the idiom mmdet and
     detectron2 use.
+
+    Held-out check (code the rule was not built on): 7 of 7 instances found,
+    3 of them only after this rule read named terms and loss factories.
+    From upstream fixes: nanodet's `GFLHead.loss` before commit a444d72
+    (issue 7) sets `loss_qfl`, `loss_bbox` and `loss_dfl` to
+    `torch.tensor(0).cuda()` when `avg_factor <= 0` and returns their sum,
+    and the "fix" in a444d72 makes them `requires_grad=True` leaves (still
+    a fake gradient; both found); mmpretrain's multi-task head before PR
+    1530 returns `{'loss': torch.tensor(0.)}` from the `wrapped` function of
+    `loss_convertor` when a task has no labels in the batch (found, as the
+    factory's loss). Found in public code by its shape: a contrastive NER
+    loss, a hard-triplet loss and a loop-closure triplet loss (two
+    functions) that return `torch.tensor(0.0, requires_grad=True)` when the
+    batch has no valid pair or triplet. One more true finding came with a
+    TL002 instance: a VAE loss that sets `triplet_loss` to a constant under
+    `except Exception`. Sweep of 14 training repositories outside the
+    labelled set (SwinIR, NAFNet, Zero-DCE and Zero-DCE++, DETR, YOLOS,
+    DeepLabV3Plus-Pytorch, yolov5, yolov7, guided-diffusion, MPRNet,
+    detectron2, mmrotate, vector-quantize-pytorch; about 175 k lines): one
+    finding, debatable: detectron2's `sigmoid_cross_entropy_loss` returns
+    `pred_class_logits.new_zeros([1])[0]` when there are no proposals
+    (detectron2's own `cross_entropy` wrapper uses `input.sum() * 0.0` for
+    the same case). mmrotate's reppoints head was flagged (false) for
+    `bbox_gt.new_zeros(0)`, an empty list of per-sample costs computed
+    under `torch.no_grad()` to re-assign positives; a zero-size tensor is no
+    longer read as a loss stand-in.
 
     Out of scope, on purpose: a constant under a NaN/inf guard without
     `requires_grad` (the batch is skipped on purpose, and on its own it
@@ -372,10 +404,10 @@ def anchor_loss(scores, annotations):
         the loss terms of a returned literal."""
         for value in _returned_terms(statement.value):
             if (
-                isinstance(value, cst.Name) and value.value in reported
-            ) or tensor_confidence(
-                self.context, value, scope
-            ) < Confidence.MEDIUM or not carries_no_gradient(self.context, value, scope):
+                (isinstance(value, cst.Name) and value.value in reported)
+                or tensor_confidence(self.context, value, scope) < Confidence.MEDIUM
+                or not carries_no_gradient(self.context, value, scope)
+            ):
                 continue
             why = self._why_dead(fn, statement, value, scope, every_path=False)
             if why is not None:

@@ -14,8 +14,8 @@ from torchlint.semantics.values import lookup
 from torchlint.semantics.vocabulary import (
     CONVERSION_CALLS,
     COUNT_CALLS,
-    SIZE_ATTRIBUTES,
     SIGNED_MEASURE_CALLS,
+    SIZE_ATTRIBUTES,
     SIZE_CALLS,
     is_count_name,
 )
@@ -208,9 +208,12 @@ def only_records_for_logging(context, statement: cst.CSTNode) -> bool:
         node = stack.pop()
         if node is statement:
             continue
-        if isinstance(node, cst.Name) and node.value in names:
-            if not _assigned_or_logged(context, node):
-                return False
+        if (
+            isinstance(node, cst.Name)
+            and node.value in names
+            and not _assigned_or_logged(context, node)
+        ):
+            return False
         stack.extend(node.children)
     return True
 
