@@ -84,8 +84,14 @@ class ConstantLossReturn(Rule):
     `.item()`/`.detach()`/`float()` value rewrapped with `torch.tensor(...)`,
     or a leaf made inside the loss with `requires_grad=True`. The constant
     may be returned, be a loss-named entry or the first element of a
-    returned dict or tuple, or be put into a loss container the function
-    returns (`losses.append(...)`, `loss["loss_bbox"] = ...`). It is flagged
+    returned dict or tuple, be put into a loss container the function
+    returns (`losses.append(...)`, `loss["loss_bbox"] = ...`), or be bound to
+    a loss-named term that reaches the return (`loss_bbox = torch.tensor(0.)`
+    under `if num_pos == 0:`, then `return loss_cls + loss_bbox`; a name that
+    is accumulated into later, `loss = torch.tensor(0.0)` then `loss +=
+    term`, is not). A nested function that a loss-named factory returns
+    (`def loss_convertor(fn): def wrapped(...): ...; return wrapped`) is a
+    loss too. It is flagged
 
     - whatever the branch, when it is a **fake-gradient leaf**:
       `torch.tensor(0.0, requires_grad=True)` (or `torch.zeros(1,
@@ -160,6 +166,32 @@ class ConstantLossReturn(Rule):
     (ultralytics PR 26012, pytorch issue 23425). The fix that keeps the
     value 0 and the graph connected is `pred.sum() * 0`, the idiom mmdet and
     detectron2 use.
+
+    Held-out check (code the rule was not built on): 7 of 7 instances found,
+    3 of them only after this rule read named terms and loss factories.
+    From upstream fixes: nanodet's `GFLHead.loss` before commit a444d72
+    (issue 7) sets `loss_qfl`, `loss_bbox` and `loss_dfl` to
+    `torch.tensor(0).cuda()` when `avg_factor <= 0` and returns their sum,
+    and the "fix" in a444d72 makes them `requires_grad=True` leaves (still
+    a fake gradient; both found); mmpretrain's multi-task head before PR
+    1530 returns `{'loss': torch.tensor(0.)}` from the `wrapped` function of
+    `loss_convertor` when a task has no labels in the batch (found, as the
+    factory's loss). Found in public code by its shape: a contrastive NER
+    loss, a hard-triplet loss and a loop-closure triplet loss (two
+    functions) that return `torch.tensor(0.0, requires_grad=True)` when the
+    batch has no valid pair or triplet. One more true finding came with a
+    TL002 instance: a VAE loss that sets `triplet_loss` to a constant under
+    `except Exception`. Sweep of 14 training repositories outside the
+    labelled set (SwinIR, NAFNet, Zero-DCE and Zero-DCE++, DETR, YOLOS,
+    DeepLabV3Plus-Pytorch, yolov5, yolov7, guided-diffusion, MPRNet,
+    detectron2, mmrotate, vector-quantize-pytorch; about 175 k lines): one
+    finding, debatable: detectron2's `sigmoid_cross_entropy_loss` returns
+    `pred_class_logits.new_zeros([1])[0]` when there are no proposals
+    (detectron2's own `cross_entropy` wrapper uses `input.sum() * 0.0` for
+    the same case). mmrotate's reppoints head was flagged (false) for
+    `bbox_gt.new_zeros(0)`, an empty list of per-sample costs computed
+    under `torch.no_grad()` to re-assign positives; a zero-size tensor is no
+    longer read as a loss stand-in.
 
     Out of scope, on purpose: a constant under a NaN/inf guard without
     `requires_grad` (the batch is skipped on purpose, and on its own it
@@ -355,29 +387,39 @@ def anchor_loss(scores, annotations):
             ):
                 dead.append((statement, scope))
         every_path = bool(dead) and len(dead) == len(returns)
+        reported = set()
         for statement, scope in dead:
             why = self._why_dead(node, statement, statement.value, scope, every_path)
             if why is not None:
                 self._report(statement.value, f"loss `{loss_name}` returns", why)
+                if isinstance(statement.value, cst.Name):
+                    reported.add(statement.value.value)
         for statement, scope in returns:
-            self._check_returned_terms(node, statement, scope, loss_name)
+            self._check_returned_terms(node, statement, scope, loss_name, reported)
         self._check_filled_terms(node, flow, loss_name)
+        self._check_named_terms(node, flow, loss_name, reported)
 
-    def _check_returned_terms(self, fn, statement, scope, loss_name: str) -> None:
+    def _check_returned_terms(self, fn, statement, scope, loss_name: str, reported: set) -> None:
         """``return {"loss_bbox": torch.tensor(0.0)}`` or ``return torch.tensor(0.0), n``:
         the loss terms of a returned literal."""
         for value in _returned_terms(statement.value):
-            if tensor_confidence(
-                self.context, value, scope
-            ) < Confidence.MEDIUM or not carries_no_gradient(self.context, value, scope):
+            if (
+                (isinstance(value, cst.Name) and value.value in reported)
+                or tensor_confidence(self.context, value, scope) < Confidence.MEDIUM
+                or not carries_no_gradient(self.context, value, scope)
+            ):
                 continue
             why = self._why_dead(fn, statement, value, scope, every_path=False)
             if why is not None:
                 self._report(value, f"loss `{loss_name}` returns", why)
+                if isinstance(value, cst.Name):
+                    reported.add(value.value)
                 return
 
     def _why_dead(self, fn, statement, value, scope, every_path: bool) -> str | None:
         """Why a constant standing in for a loss is a finding, or None when it is a guard."""
+        if _holds_an_empty_vector(self.context, value, scope):
+            return None  # `new_zeros(0)`: no per-sample values, not a stand-in for a loss
         if is_fresh_leaf(self.context, value, scope):
             return _FAKE_GRADIENT
         if every_path:
@@ -434,6 +476,40 @@ def anchor_loss(scores, annotations):
                 if key not in seen:
                     seen.add(key)
                     self._report(value, f"loss `{loss_name}` puts", why, into=container)
+
+    def _check_named_terms(self, fn, flow, loss_name: str, reported: set) -> None:
+        """``loss_bbox = torch.tensor(0.0)`` under ``if num_pos == 0:``, then
+        ``loss = loss_cls + loss_bbox`` returned: a loss term bound to a constant on
+        the no-targets path. A name that is accumulated into afterwards (``loss =
+        torch.tensor(0.0)`` then ``loss += term``) holds a real term by the end."""
+        returned = _returned_names(flow)
+        seen = set()
+        for statement in flow.order_of:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                named = _named_term(small)
+                if named is None:
+                    continue
+                name, value = named
+                if name in reported:
+                    continue  # already reported where it is returned
+                if name not in returned or not is_loss_name(name) or _accumulated(flow, name):
+                    continue
+                scope = flow.scope_at(statement)
+                if tensor_confidence(
+                    self.context, value, scope
+                ) < Confidence.MEDIUM or not carries_no_gradient(self.context, value, scope):
+                    continue
+                why = self._why_dead(fn, statement, value, scope, every_path=False)
+                if why is None:
+                    continue
+                # One finding per guard: the terms zeroed together are one mistake.
+                guard = self._empty_batch_guard(fn, statement, scope)
+                key = (why, guard if guard is not None else statement)
+                if key not in seen:
+                    seen.add(key)
+                    self._report(value, f"loss `{loss_name}` sets `{name}` to", why)
 
     def leave_Module(self, node: cst.Module) -> None:
         for function in self._functions:
@@ -670,6 +746,68 @@ def _filled_term(small) -> tuple[str, cst.BaseExpression] | None:
         if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
             return target.value.value, small.value
     return None
+
+
+_SIZED_CONSTRUCTORS = frozenset(
+    {"zeros", "new_zeros", "ones", "new_ones", "empty", "new_empty", "full", "new_full"}
+)
+
+
+def _holds_an_empty_vector(context, value, scope) -> bool:
+    """``x.new_zeros(0)``, ``torch.empty(0)``, ``torch.tensor([])``, or a name bound only
+    to one: an empty per-sample vector (a cost list with no positives), not a loss value."""
+    values = [value]
+    if isinstance(value, cst.Name):
+        bindings, _ = lookup(context, value.value, scope)
+        if not bindings or any(b.kind != "assign" or b.value is None for b in bindings):
+            return False
+        values = [b.value for b in bindings]
+    return all(_empty_vector(v) for v in values)
+
+
+def _empty_vector(value) -> bool:
+    if not isinstance(value, cst.Call) or not value.args:
+        return False
+    func = value.func
+    last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+    first = value.args[0].value
+    if isinstance(first, (cst.Tuple, cst.List)) and len(first.elements) == 1:
+        first = first.elements[0].value
+    if last in _SIZED_CONSTRUCTORS:
+        return isinstance(first, cst.Integer) and first.evaluated_value == 0
+    if last in ("tensor", "new_tensor", "as_tensor"):
+        return isinstance(first, (cst.List, cst.Tuple)) and not first.elements
+    return False
+
+
+def _named_term(small) -> tuple[str, cst.BaseExpression] | None:
+    """``("loss_bbox", v)`` for ``loss_bbox = v``."""
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target = small.targets[0].target
+        if isinstance(target, cst.Name):
+            return target.value, small.value
+    return None
+
+
+def _accumulated(flow, name: str) -> bool:
+    """Whether some binding of ``name`` reads ``name`` itself (``x += t``, ``x = x + t``)."""
+    for binding in flow.bindings.get(name, ()):
+        if binding.kind == "augment":
+            return True
+        value = binding.value
+        if binding.kind == "assign" and value is not None and _mentions(value, name):
+            return True
+    return False
+
+
+def _mentions(node, name: str) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name) and current.value == name:
+            return True
+        stack.extend(current.children)
+    return False
 
 
 def _returned_names(flow) -> frozenset:

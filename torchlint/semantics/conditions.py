@@ -14,6 +14,7 @@ from torchlint.semantics.values import lookup
 from torchlint.semantics.vocabulary import (
     CONVERSION_CALLS,
     COUNT_CALLS,
+    SIGNED_MEASURE_CALLS,
     SIZE_ATTRIBUTES,
     SIZE_CALLS,
     is_count_name,
@@ -88,11 +89,34 @@ def is_emptiness_check(atom: cst.BaseExpression) -> bool:
             limit = _small_integer(literal)
         if limit is None or limit > 1:
             return False
+        if _tests_a_sign(atom, counted):
+            return False  # `torch.mean(h) > 0`: a signed measurement, not a count
         if isinstance(literal, cst.Integer) and limit == 0:
             return True  # `remaining > 0`, `text_len != 0`: counts, not measurements
         counted = read_back_tensor(counted)
         return _called_last(counted) in COUNT_CALLS or _count_name(counted)
     return False
+
+
+def _tests_a_sign(atom: cst.Comparison, counted: cst.BaseExpression) -> bool:
+    """``torch.mean(h) > 0``, ``out.median() < 0``: the sign of a mean or median of
+    values (an ordering; equality with zero stays a degenerate-batch guard). The mean
+    of a mask (``(m > 0).float().mean() > 0``) is a fraction of a count."""
+    if type(atom.comparisons[0].operator).__name__ not in _ORDERINGS:
+        return False
+    counted = read_back_tensor(counted)
+    if _called_last(counted) not in SIGNED_MEASURE_CALLS or not isinstance(counted, cst.Call):
+        return False
+    func = counted.func
+    measured = (
+        func.value
+        if isinstance(func, cst.Attribute)
+        and not (isinstance(func.value, cst.Name) and func.value.value == "torch")
+        else (counted.args[0].value if counted.args else None)
+    )
+    while isinstance(measured, cst.Call) and isinstance(measured.func, cst.Attribute):
+        measured = measured.func.value  # `.float()`, `.detach()`, `.abs()`
+    return measured is not None and not isinstance(measured, cst.Comparison)
 
 
 def _called_last(expr: cst.BaseExpression) -> str | None:
@@ -143,6 +167,75 @@ def only_raises_or_warns(statement: cst.CSTNode) -> bool:
                 continue
             return False
     return True
+
+
+def only_records_for_logging(context, statement: cst.CSTNode) -> bool:
+    """Whether an ``if`` body (with no ``else``) only sets flags that are only logged.
+
+    ``if torch.mean(x) > 100: flag = 1`` then ``wandb.log({"flag": flag})``: the
+    branch picks no computation, it records an observation. Each statement of the
+    body assigns a literal to a name (or bumps a counter), and every other use of
+    that name in the function is inside a logging call.
+    """
+    if not isinstance(statement, cst.If) or statement.orelse is not None:
+        return False
+    body = statement.body
+    lines = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    names = set()
+    for line in lines:
+        if not isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            return False
+        for small in line.body:
+            if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                target, value = small.targets[0].target, small.value
+            elif isinstance(small, cst.AugAssign):
+                target, value = small.target, small.value
+            else:
+                return False
+            if not isinstance(target, cst.Name) or not _is_literal(value):
+                return False
+            names.add(target.value)
+    if not names:
+        return False
+    function = next(
+        (node for node in context.ancestors(statement) if isinstance(node, cst.FunctionDef)),
+        None,
+    )
+    if function is None:
+        return False
+    stack = [function.body]
+    while stack:
+        node = stack.pop()
+        if node is statement:
+            continue
+        if (
+            isinstance(node, cst.Name)
+            and node.value in names
+            and not _assigned_or_logged(context, node)
+        ):
+            return False
+        stack.extend(node.children)
+    return True
+
+
+def _is_literal(value: cst.BaseExpression) -> bool:
+    if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString)):
+        return True
+    return isinstance(value, cst.Name) and value.value in ("True", "False", "None")
+
+
+def _assigned_or_logged(context, name: cst.Name) -> bool:
+    parent = context.parent(name)
+    if isinstance(parent, cst.AssignTarget) or (
+        isinstance(parent, cst.AugAssign) and parent.target is name
+    ):
+        return True
+    for ancestor in context.ancestors(name):
+        if isinstance(ancestor, cst.Call) and _called_last(ancestor) in _LOGGING_CALLS:
+            return True
+        if isinstance(ancestor, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            return False
+    return False
 
 
 def is_categorical_or_size_check(atom: cst.BaseExpression) -> bool:

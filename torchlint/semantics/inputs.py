@@ -322,8 +322,9 @@ def _rebound_in_loop(scope: Scope, name: str) -> bool:
 def returned_value(context: FileContext, node: cst.BaseExpression, scope: Scope) -> bool:
     """Whether the value of ``node`` is what its function returns.
 
-    ``return node``, ``return node, extra``, ``return node.view(...)``, or a
-    name assigned ``node`` that is still bound to it where it is returned.
+    ``return node``, ``return node, extra``, ``return node.view(...)``, an arm
+    of a conditional expression (``return node if flag else other``), or a
+    name assigned one of those that is still bound to it where it is returned.
     """
     for statement, return_scope in scope.flow.returns:
         if statement.value is not None and _returns(context, statement.value, node, return_scope):
@@ -332,7 +333,7 @@ def returned_value(context: FileContext, node: cst.BaseExpression, scope: Scope)
 
 
 def _returns(context, value, node, scope) -> bool:
-    if value is node:
+    if _is_or_picks(value, node):
         return True
     if isinstance(value, (cst.Tuple, cst.List)):
         return any(
@@ -349,8 +350,17 @@ def _returns(context, value, node, scope) -> bool:
         )
     if isinstance(value, cst.Name):
         bindings, _ = lookup(context, value.value, scope)
-        return any(b.kind == "assign" and b.value is node for b in bindings)
+        return any(b.kind == "assign" and _is_or_picks(b.value, node) for b in bindings)
     return False
+
+
+def _is_or_picks(value, node) -> bool:
+    """``value`` is ``node``, or a conditional expression one of whose arms is."""
+    while isinstance(value, cst.IfExp):
+        if _is_or_picks(value.body, node):
+            return True
+        value = value.orelse
+    return value is node
 
 
 # -- is it the model's input? ----------------------------------------------------

@@ -86,7 +86,7 @@ def is_loss_function(context: FileContext, fn: cst.FunctionDef) -> Confidence:
     if fn.name.value in ("forward", "__call__") and cls is not None:
         named = is_loss_class(context, cls)
     else:
-        named = is_loss_name(fn.name.value)
+        named = is_loss_name(fn.name.value) or _made_by_loss_factory(context, fn)
     result = Confidence.NONE
     if named:
         if _returns_a_value(context, fn):
@@ -99,6 +99,20 @@ def is_loss_function(context: FileContext, fn: cst.FunctionDef) -> Confidence:
         result = Confidence.MEDIUM
     model.cache[key] = result
     return result
+
+
+def _made_by_loss_factory(context: FileContext, fn: cst.FunctionDef) -> bool:
+    """``def loss_convertor(loss_func): def wrapped(...): ...; return wrapped``: the
+    nested function a loss-named factory returns is the loss."""
+    outer = next(
+        (node for node in context.ancestors(fn) if isinstance(node, cst.FunctionDef)), None
+    )
+    if outer is None or not is_loss_name(outer.name.value):
+        return False
+    return any(
+        isinstance(statement.value, cst.Name) and statement.value.value == fn.name.value
+        for statement, _ in flow_of(context, outer).returns
+    )
 
 
 def functions_reaching_backward(context: FileContext) -> frozenset:

@@ -252,6 +252,9 @@ COUNT_CALLS = frozenset({"sum", "numel", "nelement", "count_nonzero", "nonzero",
 CONVERSION_CALLS = frozenset({"item", "tolist"})
 # Calls and attributes that measure a size (`st < len(tokens)`, `n <= x.shape[1]`).
 SIZE_CALLS = frozenset({"len", "size", "numel", "dim"})
+# Signed location statistics: compared with zero they test a sign, not emptiness
+# (a count, a norm or a std compared with zero is a zero guard).
+SIGNED_MEASURE_CALLS = frozenset({"mean", "nanmean", "median"})
 SIZE_ATTRIBUTES = frozenset({"shape", "ndim"})
 # Attributes that are a view of their owner: a tensor's `.T` is a tensor.
 VIEW_ATTRIBUTES = frozenset(
@@ -262,9 +265,14 @@ INDEX_LOOP_CALLS = frozenset({"range", "enumerate", "zip"})
 
 
 def is_count_name(name: str) -> bool:
-    """``num_pos``, ``n_valid``, ``token_count``: a name that counts things."""
+    """``num_pos``, ``n_valid``, ``token_count``: a name that counts things; and
+    ``avg_factor``, the count of positive samples a detection loss averages over."""
     name = name.lower()
-    return name.startswith(("num_", "n_", "count")) or name.endswith(("_count", "_num"))
+    return (
+        name.startswith(("num_", "n_", "count"))
+        or name.endswith(("_count", "_num"))
+        or name == "avg_factor"
+    )
 
 
 # A learning rate is named by one of these words, or by every word of a phrase.
