@@ -63,7 +63,9 @@ def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
     # `_check_epoch_gated`: `if epoch % 10 == 0: w *= k`.
     for node in index.nodes(ast.If):
         if _reads_an_epoch(node.test) and any(
-            isinstance(small, (ast.AugAssign, ast.Assign)) and _scales(small)
+            isinstance(small, (ast.AugAssign, ast.Assign))
+            and _scales(small)
+            and _may_name_a_loss_weight(small)
             for statement in node.body
             for small in ast.walk(statement)
         ):
@@ -71,18 +73,30 @@ def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
     if not _ramp_shapes(index):
         return False
     # `_check_increment`: an epoch-sized increment added to a weight.
+    # Both it and `_check_compounding` update only a place named like a loss weight
+    # (`_names_a_loss_weight`).
     if any(
-        isinstance(node.op, ast.Add) and _epoch_times_number(node.value)
+        isinstance(node.op, ast.Add)
+        and _epoch_times_number(node.value)
+        and _may_name_a_loss_weight(node)
         for node in index.nodes(ast.AugAssign)
     ) or any(
-        isinstance(node.op, ast.Add)
-        and (_epoch_times_number(node.left) or _epoch_times_number(node.right))
-        for node in index.nodes(ast.BinOp)
+        len(node.targets) == 1
+        and _may_name_a_loss_weight(node)
+        and any(
+            isinstance(inner, ast.BinOp)
+            and isinstance(inner.op, ast.Add)
+            and (_epoch_times_number(inner.left) or _epoch_times_number(inner.right))
+            for inner in ast.walk(node.value)
+        )
+        for node in index.nodes(ast.Assign)
     ):
         return True
     # `_check_compounding`: a product assigned back to a place it reads.
-    if any(_compounds(node) for node in index.nodes(ast.AugAssign)) or any(
-        _compounds(node) for node in index.nodes(ast.Assign)
+    if any(
+        _compounds(node) and _may_name_a_loss_weight(node) for node in index.nodes(ast.AugAssign)
+    ) or any(
+        _compounds(node) and _may_name_a_loss_weight(node) for node in index.nodes(ast.Assign)
     ):
         return True
     # `_check_product` and `_check_collection` report only a term, key or string
@@ -97,6 +111,30 @@ def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
         for pattern in patterns
         if pattern
     )
+
+
+def _may_name_a_loss_weight(node: ast.AST) -> bool:
+    """Whether the place ``node`` assigns may be a loss weight (``_names_a_loss_weight``,
+    without its learning-rate exception): the words of the name, attribute or string
+    key (and of a subscripted value) include a weight word."""
+    target = node.target if isinstance(node, ast.AugAssign) else node.targets[0]
+    words = set(_place_words(target))
+    if isinstance(target, ast.Subscript):
+        words.update(_place_words(target.value))
+    return bool(words & _WEIGHT_WORDS)
+
+
+def _place_words(expr: ast.AST) -> tuple[str, ...]:
+    """``RampedPrimaryLoss._term_words`` of an assignment target."""
+    if isinstance(expr, ast.Subscript):
+        key = expr.slice
+        if isinstance(key, ast.Constant) and isinstance(key.value, (str, bytes)):
+            text = key.value if isinstance(key.value, str) else key.value.decode("latin-1")
+            return identifier_words(text)
+        return ()
+    if isinstance(expr, (ast.Name, ast.Attribute)):
+        return identifier_words(last_name(expr) or "")
+    return ()
 
 
 def _epoch_times_number(expr: ast.AST) -> bool:
