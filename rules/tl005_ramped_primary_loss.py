@@ -70,15 +70,17 @@ def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
     ) and any(_is_primary(identifier_words(text), patterns) for text in _string_constants(index)):
         return True
     # `_check_epoch_gated`: `if epoch % 10 == 0: w *= k`.
-    for node in index.nodes(ast.If):
-        if _reads_an_epoch(node.test) and any(
-            isinstance(small, (ast.AugAssign, ast.Assign))
-            and _scales(small)
-            and _may_name_a_loss_weight(small)
-            for statement in node.body
-            for small in ast.walk(statement)
-        ):
-            return True
+    scaled = {
+        id(node)
+        for node in index.nodes(ast.AugAssign, ast.Assign)
+        if _scales(node) and _may_name_a_loss_weight(node)
+    }
+    if scaled:
+        for node in index.nodes(ast.If):
+            if _reads_an_epoch(node.test) and any(
+                id(small) in scaled for statement in node.body for small in ast.walk(statement)
+            ):
+                return True
     if not _ramp_shapes(index):
         return False
     # `_check_increment`: an epoch-sized increment added to a weight.
