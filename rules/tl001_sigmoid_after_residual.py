@@ -129,31 +129,65 @@ def _may_be_sum(index: SyntaxIndex, expr: ast.AST, depth: int) -> bool:
 
 
 def _sum_names(index: SyntaxIndex) -> frozenset[str]:
-    """Names that some statement may bind to a sum (``x = a + b``, ``x += d``, ``x = y``)."""
-    names: set[str] = set()
+    """Names that some statement may bind to a sum (``x = a + b``, ``x += d``, ``x = y``).
 
-    def may_hold_sum(value: ast.AST) -> bool:
+    Mirrors the bindings ``_sum_operands`` follows: an ``assign`` binding (a
+    name target, or a tuple element paired with a tuple value, as
+    ``Flow._bind_target`` pairs them) of a value that is a sum, or a shape
+    method of one, or a name holding one; and ``+=``/``-=``.  An attribute or
+    item target binds no name, and a name assigned a name holds a sum only if
+    that name may.
+    """
+    names: set[str] = set()
+    pairs: list[tuple[str, ast.AST]] = []
+
+    def bind(target: ast.AST, value: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            pairs.append((target.id, value))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            elements = [el.value if isinstance(el, ast.Starred) else el for el in target.elts]
+            if (
+                isinstance(value, (ast.Tuple, ast.List))
+                and len(value.elts) == len(elements)
+                and not any(isinstance(el, ast.Starred) for el in value.elts)
+            ):
+                for element, item in zip(elements, value.elts):
+                    bind(element, item)
+            # Otherwise an "unpack" binding, which `_sum_operands` does not follow.
+
+    for node in index.nodes(ast.Assign, ast.AnnAssign):
+        if node.value is None:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            bind(target, node.value)
+    for node in index.nodes(ast.AugAssign):
+        if isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+
+    def may_hold_sum(value: ast.AST, depth: int) -> bool:
+        if depth > _MAX_SUM_DEPTH:
+            return True
         if isinstance(value, ast.Name):
-            return True  # a chain of names: `x = y`
+            return value.id in names
         if isinstance(value, ast.BinOp):
             return isinstance(value.op, (ast.Add, ast.Sub))
         if isinstance(value, ast.Call):
             func = value.func
-            return isinstance(func, ast.Attribute) and func.attr in SHAPE_METHODS
-        if isinstance(value, (ast.Tuple, ast.List)):
-            return any(may_hold_sum(element) for element in value.elts)
+            return (
+                isinstance(func, ast.Attribute)
+                and func.attr in SHAPE_METHODS
+                and may_hold_sum(func.value, depth + 1)
+            )
         return False
 
-    for node in index.nodes(ast.Assign, ast.AnnAssign):
-        value = node.value
-        if value is None or not may_hold_sum(value):
-            continue
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        for target in targets:
-            names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-    for node in index.nodes(ast.AugAssign):
-        if isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
+    changed = True
+    while changed:
+        changed = False
+        for name, value in pairs:
+            if name not in names and may_hold_sum(value, 0):
+                names.add(name)
+                changed = True
     return frozenset(names)
 
 
