@@ -299,6 +299,8 @@ def _is_random_draw(index: SyntaxIndex, value: ast.AST) -> bool:
         keyword.arg in (None, "requires_grad") for keyword in value.keywords
     ):
         return False
+    if not index.memo("imports_read", _imports_read):
+        return False
     qualified = syntax_qualified_names(index, value.func)
     return bool(qualified) and all(
         name.startswith("torch.") and name.rsplit(".", 1)[-1] in RANDOM_DRAWS for name in qualified
@@ -526,13 +528,13 @@ def _imported_call_rated_low(index: SyntaxIndex, func: ast.Attribute) -> bool:
     ``external`` LOW at most, and one it finds ``torch`` by
     ``torch_call_confidence``.  Told when the callee is a dotted chain whose
     head is imported (every import of it rated below MEDIUM) and is not the
-    name of a class of the file (``Cls.method``).  A ``match`` statement
-    anywhere gives up: the import table does not read imports inside one.
+    name of a class of the file (``Cls.method``), in a file whose imports the
+    import table reads (:func:`_imports_read`).
     """
     head = func.value
     while isinstance(head, ast.Attribute):
         head = head.value
-    if not isinstance(head, ast.Name) or index.nodes(*_MATCH):
+    if not isinstance(head, ast.Name) or not index.memo("imports_read", _imports_read):
         return False
     if head.id in index.memo("class_names", _class_names):
         return False
@@ -543,6 +545,23 @@ def _imported_call_rated_low(index: SyntaxIndex, func: ast.Attribute) -> bool:
         torch_call_confidence(name) < Confidence.MEDIUM
         for name in syntax_qualified_names(index, func)
     )
+
+
+def _imports_read(index: SyntaxIndex) -> bool:
+    """Whether ``collect_imports`` reads every import of the file.
+
+    It scans indented blocks only: not a ``match`` case, nor a one-line suite
+    (``if TYPE_CHECKING: import numpy as np``); an import with anything before
+    it on its line may be in one.
+    """
+    if index.nodes(*_MATCH):
+        return False
+    lines = index.memo("lines", _lines)
+    for node in index.nodes(ast.Import, ast.ImportFrom):
+        line = lines[node.lineno - 1] if node.lineno <= len(lines) else b""
+        if line[: node.col_offset].strip():
+            return False
+    return True
 
 
 def _class_names(index: SyntaxIndex) -> frozenset[str]:
