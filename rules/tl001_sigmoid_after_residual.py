@@ -76,20 +76,27 @@ def _tl001_squashes_a_sum(index: SyntaxIndex, settings: Mapping[str, Any]) -> bo
         last_name(call.func) in constructors for call in calls
     ):
         holders = _module_holders(index, constructors)
+    names = index.memo("tl001.sum_names", _sum_names)
+    candidates = []
     for call in calls:
         func = call.func
         last = last_name(func)
         method = isinstance(func, ast.Attribute) and last in SQUASH_METHODS
-        if method and _may_be_sum(index, func.value, 0):
-            return True
+        if method and _may_be_sum(func.value, 0, names):
+            candidates.append((call, func.value))
         if isinstance(func, ast.Call):
             squash = bool(holders) and last_name(func.func) in constructors
         else:
             squash = last in squash_names or last in holders
         first = first_argument(call) if squash else None
-        if first is not None and _may_be_sum(index, first, 0):
-            return True
-    return False
+        if first is not None and _may_be_sum(first, 0, names):
+            candidates.append((call, first))
+    if not candidates:
+        return False
+    # `lookup` sees the bindings of the call's function, of the functions around
+    # it and of the module: a sum assigned to the name in another function is not one.
+    owner, visible = _scoped_sum_names(index)
+    return any(_may_be_sum(expr, 0, visible(owner.get(id(call)))) for call, expr in candidates)
 
 
 def _module_holders(index: SyntaxIndex, constructors: set[str]) -> frozenset[str]:
@@ -111,7 +118,7 @@ def _module_holders(index: SyntaxIndex, constructors: set[str]) -> frozenset[str
     return frozenset(names)
 
 
-def _may_be_sum(index: SyntaxIndex, expr: ast.AST, depth: int) -> bool:
+def _may_be_sum(expr: ast.AST, depth: int, names: frozenset[str] | set[str]) -> bool:
     if depth > _MAX_SUM_DEPTH:
         return True
     if isinstance(expr, ast.BinOp):
@@ -121,40 +128,110 @@ def _may_be_sum(index: SyntaxIndex, expr: ast.AST, depth: int) -> bool:
         return (
             isinstance(func, ast.Attribute)
             and func.attr in SHAPE_METHODS
-            and _may_be_sum(index, func.value, depth + 1)
+            and _may_be_sum(func.value, depth + 1, names)
         )
     if isinstance(expr, ast.Name):
-        return expr.id in index.memo("tl001.sum_names", _sum_names)
+        return expr.id in names
     return False
 
 
 def _sum_names(index: SyntaxIndex) -> frozenset[str]:
-    """Names that some statement may bind to a sum (``x = a + b``, ``x += d``, ``x = y``)."""
+    """Names that some statement may bind to a sum (``x = a + b``, ``x += d``, ``x = y``).
+
+    Mirrors the bindings ``_sum_operands`` follows: an ``assign`` binding (a
+    name target, or a tuple element paired with a tuple value, as
+    ``Flow._bind_target`` pairs them) of a value that is a sum, or a shape
+    method of one, or a name holding one; and ``+=``/``-=``.  An attribute or
+    item target binds no name, and a name assigned a name holds a sum only if
+    that name may.
+    """
     names: set[str] = set()
-
-    def may_hold_sum(value: ast.AST) -> bool:
-        if isinstance(value, ast.Name):
-            return True  # a chain of names: `x = y`
-        if isinstance(value, ast.BinOp):
-            return isinstance(value.op, (ast.Add, ast.Sub))
-        if isinstance(value, ast.Call):
-            func = value.func
-            return isinstance(func, ast.Attribute) and func.attr in SHAPE_METHODS
-        if isinstance(value, (ast.Tuple, ast.List)):
-            return any(may_hold_sum(element) for element in value.elts)
-        return False
-
-    for node in index.nodes(ast.Assign, ast.AnnAssign):
-        value = node.value
-        if value is None or not may_hold_sum(value):
-            continue
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        for target in targets:
-            names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-    for node in index.nodes(ast.AugAssign):
-        if isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
+    pairs, augmented = _name_bindings(index.nodes(ast.Assign, ast.AnnAssign, ast.AugAssign))
+    names.update(augmented)
+    _grow_sum_names(names, pairs, frozenset())
     return frozenset(names)
+
+
+def _name_bindings(nodes) -> tuple[list[tuple[str, ast.AST]], set[str]]:
+    """``(name, value)`` of the assign bindings of these statements, and the names of
+    their ``+=``/``-=``."""
+    pairs: list[tuple[str, ast.AST]] = []
+    augmented: set[str] = set()
+
+    def bind(target: ast.AST, value: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            pairs.append((target.id, value))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            elements = [el.value if isinstance(el, ast.Starred) else el for el in target.elts]
+            if (
+                isinstance(value, (ast.Tuple, ast.List))
+                and len(value.elts) == len(elements)
+                and not any(isinstance(el, ast.Starred) for el in value.elts)
+            ):
+                for element, item in zip(elements, value.elts):
+                    bind(element, item)
+            # Otherwise an "unpack" binding, which `_sum_operands` does not follow.
+
+    for node in nodes:
+        if isinstance(node, ast.AugAssign):
+            if isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(node.target, ast.Name):
+                augmented.add(node.target.id)
+        elif node.value is not None:
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                bind(target, node.value)
+    return pairs, augmented
+
+
+def _grow_sum_names(names: set[str], pairs, outer: frozenset[str]) -> None:
+    """Add to ``names`` every name of ``pairs`` assigned a value that may be a sum, to a
+    fixpoint (``outer``: sum names of the enclosing scopes, seen by name chains)."""
+    changed = True
+    while changed:
+        changed = False
+        for name, value in pairs:
+            if name not in names and _may_be_sum(value, 0, names | outer):
+                names.add(name)
+                changed = True
+
+
+def _scoped_sum_names(index: SyntaxIndex):
+    """Each call's innermost function, and the sum names visible from a function.
+
+    ``lookup`` reads the bindings of a function, then of the functions around
+    it, then of the module; a function's defaults and decorators are counted
+    with its body (which only widens what is seen).
+    """
+    owner: dict[int, ast.AST | None] = {}
+    parent: dict[ast.AST, ast.AST | None] = {}
+    statements: dict[ast.AST | None, list] = {None: []}
+    kinds = (ast.Assign, ast.AnnAssign, ast.AugAssign)
+    stack: list[tuple[ast.AST, ast.AST | None]] = [(index.tree, None)]
+    while stack:
+        node, function = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                parent[child] = function
+                statements[child] = []
+                stack.append((child, child))
+                continue
+            if isinstance(child, ast.Call):
+                owner[id(child)] = function
+            elif isinstance(child, kinds):
+                statements[function].append(child)
+            stack.append((child, function))
+    found: dict[ast.AST | None, frozenset[str]] = {}
+
+    def visible(function) -> frozenset[str]:
+        if function in found:
+            return found[function]
+        outer = visible(parent[function]) if function is not None else frozenset()
+        pairs, augmented = _name_bindings(statements.get(function, ()))
+        names = set(augmented)
+        _grow_sum_names(names, pairs, outer)
+        found[function] = result = outer | names
+        return result
+
+    return owner, visible
 
 
 PREFILTER = Prefilter(

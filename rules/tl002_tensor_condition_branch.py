@@ -11,6 +11,7 @@ from torchlint.lazy import lazy_module
 from torchlint.prefilter import Prefilter, text_tokens
 from torchlint.rule import Invalid, Rule, RuleOption
 from torchlint.semantics.conditions import (
+    LOGGING_CALLS,
     condition_atoms,
     is_categorical_or_size_check,
     is_emptiness_check,
@@ -24,8 +25,15 @@ from torchlint.semantics.conditions import (
 from torchlint.semantics.confidence import Confidence
 from torchlint.semantics.differentiable import is_differentiable_context
 from torchlint.semantics.losses import may_define_a_loss
-from torchlint.semantics.provenance import DETACHED, INPUT, UNKNOWN, value_sources
-from torchlint.semantics.tensors import is_integer_valued, tensor_confidence
+from torchlint.semantics.names import syntax_import_aliases, syntax_qualified_names
+from torchlint.semantics.provenance import (
+    DETACHED,
+    INPUT,
+    RANDOM_DRAWS,
+    UNKNOWN,
+    value_sources,
+)
+from torchlint.semantics.tensors import is_integer_valued, tensor_confidence, torch_call_confidence
 from torchlint.semantics.values import lookup, scope_of
 from torchlint.semantics.vocabulary import (
     CONVERSION_CALLS,
@@ -106,8 +114,9 @@ def _tl002_compares_a_tensor(index: SyntaxIndex, settings: Mapping[str, Any]) ->
     deciding = [
         node
         for node in index.nodes(*kinds)
-        if any(
-            _may_decide(index, atom) or (flag_guards and _may_guard(atom))
+        if (flag_guards or not _only_raises_or_warns(node))
+        and any(
+            _may_decide(index, atom, node) or (flag_guards and _may_guard(atom))
             for atom in _condition_atoms(node.test)
         )
     ]
@@ -118,6 +127,25 @@ def _tl002_compares_a_tensor(index: SyntaxIndex, settings: Mapping[str, Any]) ->
         chain and _may_be_differentiated(chain, called)
         for _, chain in _enclosing_functions(index, deciding)
     )
+
+
+def _only_raises_or_warns(node: ast.AST) -> bool:
+    """Mirrors ``conditions.only_raises_or_warns`` (a guard ``_is_guard`` keeps quiet)."""
+    if not isinstance(node, (ast.If, ast.While)):
+        return False
+    if isinstance(node, ast.If) and node.orelse:
+        return False
+    for statement in node.body:
+        if isinstance(statement, (ast.Raise, ast.Assert, ast.Pass, ast.Continue)):
+            continue
+        if (
+            isinstance(statement, ast.Expr)
+            and isinstance(statement.value, ast.Call)
+            and last_name(statement.value.func) in LOGGING_CALLS
+        ):
+            continue
+        return False
+    return True
 
 
 def _called_names(index: SyntaxIndex) -> frozenset[str]:
@@ -179,7 +207,7 @@ def _condition_atoms(test: ast.AST):
         yield test
 
 
-def _may_decide(index: SyntaxIndex, atom: ast.AST) -> bool:
+def _may_decide(index: SyntaxIndex, atom: ast.AST, node: ast.AST | None = None) -> bool:
     if not isinstance(atom, ast.Compare) or any(isinstance(op, _MEMBERSHIP) for op in atom.ops):
         return False
     if _is_categorical_or_size(index, atom) or _is_emptiness_check(atom):
@@ -188,9 +216,118 @@ def _may_decide(index: SyntaxIndex, atom: ast.AST) -> bool:
         inner = _read_back(side)
         if _syntax_names_bookkeeping(inner):
             return False  # the rule stops at the first bookkeeping side
-        if not _never_a_tensor(index, inner):
+        if not _never_a_tensor(index, inner) and not _random_draw(index, inner, node):
             return True
     return False
+
+
+def _random_draw(index: SyntaxIndex, expr: ast.AST, node: ast.AST | None) -> bool:
+    """A name that holds only a ``torch.rand``-like draw where ``node`` tests it.
+
+    ``value_sources`` gives such a name ``RANDOM`` alone, which never decides
+    (``dropout_probability = torch.rand([])`` then ``if dropout_probability <
+    self.layerdrop:``, LayerDrop).  Told when every binding of the name in the
+    file is ``name = <torch random draw>`` (no ``requires_grad``), it is never
+    filled in place, and one of those assignments comes before ``node`` in a
+    block around it, so that ``lookup`` finds it.
+    """
+    if not isinstance(expr, ast.Name) or not isinstance(node, (ast.If, ast.While)):
+        return False
+    assignments = index.memo("random_draws", _random_draws).get(expr.id)
+    if not assignments:
+        return False
+    where = index.memo("statement_places", _statement_places)
+    current: ast.AST = node
+    while id(current) in where:
+        statements, position, owner = where[id(current)]
+        if any(statement in assignments for statement in statements[:position]):
+            return True
+        if not isinstance(owner, ast.stmt) or isinstance(
+            owner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        ):
+            return False
+        current = owner
+    return False
+
+
+def _random_draws(index: SyntaxIndex) -> dict[str, list]:
+    """Names bound only by ``name = torch.rand(...)``-like draws, with those assignments."""
+    draws: dict[str, list] = {}
+    drawn_targets: set[int] = set()
+    for node in index.nodes(ast.Assign):
+        if all(isinstance(target, ast.Name) for target in node.targets) and _is_random_draw(
+            index, node.value
+        ):
+            for target in node.targets:
+                draws.setdefault(target.id, []).append(node)  # type: ignore[attr-defined]
+                drawn_targets.add(id(target))
+    if not draws:
+        return draws
+    other: set[str] = set()
+    for name in index.nodes(ast.Name):
+        if not isinstance(name.ctx, ast.Load) and id(name) not in drawn_targets:
+            other.add(name.id)
+    other.update(arg.arg for arg in index.nodes(ast.arg))
+    for node in index.nodes(ast.Import, ast.ImportFrom):
+        other.update((alias.asname or alias.name).split(".", 1)[0] for alias in node.names)
+    for node in index.nodes(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+        other.add(node.name)
+    for node in index.nodes(ast.Global, ast.Nonlocal):
+        other.update(node.names)
+    for node in index.nodes(ast.ExceptHandler):
+        if node.name:
+            other.add(node.name)
+    for kind in _CAPTURE_PATTERNS + _MAPPING_PATTERNS:
+        for node in index.nodes(kind):
+            other.add(getattr(node, "name", None) or getattr(node, "rest", None) or "")
+    # Filled in place (`_mutated_names`): `x[i] = v`, `x.copy_(v)`.
+    for node in index.nodes(ast.Subscript):
+        if not isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name):
+            other.add(node.value.id)
+    for call in index.nodes(ast.Call):
+        func = call.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr.endswith("_")
+            and isinstance(func.value, ast.Name)
+        ):
+            other.add(func.value.id)
+    return {name: found for name, found in draws.items() if name not in other}
+
+
+def _is_random_draw(index: SyntaxIndex, value: ast.AST) -> bool:
+    """``torch.rand(...)`` and the other draws ``value_sources`` rates ``RANDOM``."""
+    if not isinstance(value, ast.Call) or any(
+        keyword.arg in (None, "requires_grad") for keyword in value.keywords
+    ):
+        return False
+    if not index.memo("imports_read", _imports_read):
+        return False
+    qualified = syntax_qualified_names(index, value.func)
+    return bool(qualified) and all(
+        name.startswith("torch.") and name.rsplit(".", 1)[-1] in RANDOM_DRAWS for name in qualified
+    )
+
+
+def _statement_places(index: SyntaxIndex) -> dict[int, tuple[list, int, ast.AST]]:
+    """Each statement's block, its position there, and the node that owns the block."""
+    places: dict[int, tuple[list, int, ast.AST]] = {}
+    stack: list[ast.AST] = [index.tree]
+    while stack:
+        owner = stack.pop()
+        blocks = [getattr(owner, field, None) for field in ("body", "orelse", "finalbody")]
+        for handler in getattr(owner, "handlers", None) or ():
+            blocks.append(handler.body)
+        for case in getattr(owner, "cases", None) or ():
+            blocks.append(case.body)
+        for block in blocks:
+            if not isinstance(block, list):
+                continue
+            for position, statement in enumerate(block):
+                if isinstance(statement, ast.stmt):
+                    places[id(statement)] = (block, position, owner)
+                    stack.append(statement)
+    return places
 
 
 def _may_guard(atom: ast.AST) -> bool:
@@ -375,6 +512,8 @@ def _never_a_tensor(index: SyntaxIndex, expr: ast.AST, depth: int = 0) -> bool:
         return _never_a_tensor(index, expr.value, depth)
     if isinstance(expr, ast.Call):
         func = expr.func
+        if isinstance(func, ast.Attribute):
+            return _imported_call_rated_low(index, func)
         return (
             isinstance(func, ast.Name)
             and (func.id in PYTHON_VALUE_BUILTINS or func.id in NUMBER_BUILTINS)
@@ -389,6 +528,56 @@ def _never_a_tensor(index: SyntaxIndex, expr: ast.AST, depth: int = 0) -> bool:
             return _self_attribute_never_a_tensor(index, expr.attr, depth)
         return True
     return False
+
+
+def _imported_call_rated_low(index: SyntaxIndex, func: ast.Attribute) -> bool:
+    """``np.random.rand()``, ``torch.device("meta")``: an imported function rated LOW.
+
+    ``_TensorAnalysis._call`` rates a call that ``resolve_callee`` finds
+    ``external`` LOW at most, and one it finds ``torch`` by
+    ``torch_call_confidence``.  Told when the callee is a dotted chain whose
+    head is imported (every import of it rated below MEDIUM) and is not the
+    name of a class of the file (``Cls.method``), in a file whose imports the
+    import table reads (:func:`_imports_read`).
+    """
+    head = func.value
+    while isinstance(head, ast.Attribute):
+        head = head.value
+    if not isinstance(head, ast.Name) or not index.memo("imports_read", _imports_read):
+        return False
+    if head.id in index.memo("class_names", _class_names):
+        return False
+    aliases, _ = syntax_import_aliases(index)
+    if head.id not in aliases:
+        return False
+    return all(
+        torch_call_confidence(name) < Confidence.MEDIUM
+        for name in syntax_qualified_names(index, func)
+    )
+
+
+def _imports_read(index: SyntaxIndex) -> bool:
+    """Whether ``collect_imports`` reads every import of the file.
+
+    It scans indented blocks only: not a ``match`` case, nor a one-line suite
+    (``if TYPE_CHECKING: import numpy as np``); an import with anything before
+    it on its line may be in one.
+    """
+    if index.nodes(*_MATCH):
+        return False
+    lines = index.memo("lines", _lines)
+    for node in index.nodes(ast.Import, ast.ImportFrom):
+        line = lines[node.lineno - 1] if node.lineno <= len(lines) else b""
+        if line[: node.col_offset].strip():
+            return False
+    return True
+
+
+def _class_names(index: SyntaxIndex) -> frozenset[str]:
+    return frozenset(node.name for node in index.nodes(ast.ClassDef))
+
+
+_MATCH = tuple(getattr(ast, name) for name in ("Match",) if hasattr(ast, name))
 
 
 _LOOP = "loop"

@@ -56,47 +56,134 @@ def _tl005_has_a_ramp(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
     progress counter (``_zero_at_start``, ``_is_progress``).  Collections:
     ``RampedPrimaryLoss.visit_Assign``.
     """
-    for node in index.nodes(ast.Assign):
-        target = node.targets[0] if len(node.targets) == 1 else None
-        if isinstance(target, ast.Name) and is_ramp_collection_name(target.id):
-            return True
-    # `_check_epoch_gated`: `if epoch % 10 == 0: w *= k`.
-    for node in index.nodes(ast.If):
-        if _reads_an_epoch(node.test) and any(
-            isinstance(small, (ast.AugAssign, ast.Assign)) and _scales(small)
-            for statement in node.body
-            for small in ast.walk(statement)
-        ):
-            return True
-    if not _ramp_shapes(index):
-        return False
-    # `_check_increment`: an epoch-sized increment added to a weight.
-    if any(
-        isinstance(node.op, ast.Add) and _epoch_times_number(node.value)
-        for node in index.nodes(ast.AugAssign)
-    ) or any(
-        isinstance(node.op, ast.Add)
-        and (_epoch_times_number(node.left) or _epoch_times_number(node.right))
-        for node in index.nodes(ast.BinOp)
-    ):
-        return True
-    # `_check_compounding`: a product assigned back to a place it reads.
-    if any(_compounds(node) for node in index.nodes(ast.AugAssign)) or any(
-        _compounds(node) for node in index.nodes(ast.Assign)
-    ):
-        return True
-    # `_check_product` and `_check_collection` report only a term, key or string
-    # whose words include a primary-loss name.
     names = settings.get("primary-loss-names")
     if names is None:
         names = DEFAULT_PRIMARY_LOSS_NAMES
     patterns = [identifier_words(name) for name in names if name]
+    # `visit_Assign` keeps a collection assigned outside functions, and
+    # `_check_collection` reports one of its string keys named like a primary term.
+    if any(
+        len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and is_ramp_collection_name(node.targets[0].id)
+        for node in _assignments_outside_functions(index.tree.body)
+    ) and any(_is_primary(identifier_words(text), patterns) for text in _string_constants(index)):
+        return True
+    # `_check_epoch_gated`: `if epoch % 10 == 0: w *= k`.
+    scaled = {
+        id(node)
+        for node in index.nodes(ast.AugAssign, ast.Assign)
+        if _scales(node) and _may_name_a_loss_weight(node)
+    }
+    if scaled:
+        for node in index.nodes(ast.If):
+            if _reads_an_epoch(node.test) and any(
+                id(small) in scaled for statement in node.body for small in ast.walk(statement)
+            ):
+                return True
+    if not _ramp_shapes(index):
+        return False
+    # `_check_increment`: an epoch-sized increment added to a weight.
+    # Both it and `_check_compounding` update only a place named like a loss weight
+    # (`_names_a_loss_weight`).
+    if any(
+        isinstance(node.op, ast.Add)
+        and _epoch_times_number(node.value)
+        and _may_name_a_loss_weight(node)
+        for node in index.nodes(ast.AugAssign)
+    ) or any(
+        len(node.targets) == 1
+        and _may_name_a_loss_weight(node)
+        and any(
+            isinstance(inner, ast.BinOp)
+            and isinstance(inner.op, ast.Add)
+            and (_epoch_times_number(inner.left) or _epoch_times_number(inner.right))
+            for inner in ast.walk(node.value)
+        )
+        for node in index.nodes(ast.Assign)
+    ):
+        return True
+    # `_check_compounding`: a product assigned back to a place it reads.
+    if any(
+        _compounds(node) and _may_name_a_loss_weight(node) for node in index.nodes(ast.AugAssign)
+    ) or any(
+        _compounds(node) and _may_name_a_loss_weight(node) for node in index.nodes(ast.Assign)
+    ):
+        return True
+    # `_check_product` and `_check_collection` report only a term, key or string
+    # whose words include a primary-loss name.
     words = index.memo("words", _words)
     return any(
         all(word in words for word in pattern) or (len(pattern) > 1 and "".join(pattern) in words)
         for pattern in patterns
         if pattern
     )
+
+
+def _assignments_outside_functions(body: list):
+    """The ``=`` statements of a module outside any function (class bodies included)."""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Assign):
+            yield node
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        elif isinstance(node, ast.stmt):
+            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                for child in getattr(node, field, None) or ():
+                    if isinstance(child, ast.stmt):
+                        stack.append(child)
+                    else:  # an `except` handler or a `match` case
+                        stack.extend(child.body)
+
+
+def _string_constants(index: SyntaxIndex):
+    for node in index.nodes(ast.Constant):
+        if isinstance(node.value, str):
+            yield node.value
+        elif isinstance(node.value, bytes):
+            yield node.value.decode("latin-1")
+
+
+def _is_primary(words: tuple[str, ...], patterns: list[tuple[str, ...]]) -> bool:
+    """Words that name a primary term and no auxiliary one (``RampedPrimaryLoss``)."""
+    if not words or set(words) & _AUXILIARY_WORDS:
+        return False
+    for pattern in patterns:
+        if not pattern:
+            continue
+        size = len(pattern)
+        for start in range(len(words) - size + 1):
+            if words[start : start + size] == pattern:
+                return True
+        if size > 1 and "".join(pattern) in words:
+            return True
+    return False
+
+
+def _may_name_a_loss_weight(node: ast.AST) -> bool:
+    """Whether the place ``node`` assigns may be a loss weight (``_names_a_loss_weight``,
+    without its learning-rate exception): the words of the name, attribute or string
+    key (and of a subscripted value) include a weight word."""
+    target = node.target if isinstance(node, ast.AugAssign) else node.targets[0]
+    words = set(_place_words(target))
+    if isinstance(target, ast.Subscript):
+        words.update(_place_words(target.value))
+    return bool(words & _WEIGHT_WORDS)
+
+
+def _place_words(expr: ast.AST) -> tuple[str, ...]:
+    """``RampedPrimaryLoss._term_words`` of an assignment target."""
+    if isinstance(expr, ast.Subscript):
+        key = expr.slice
+        if isinstance(key, ast.Constant) and isinstance(key.value, (str, bytes)):
+            text = key.value if isinstance(key.value, str) else key.value.decode("latin-1")
+            return identifier_words(text)
+        return ()
+    if isinstance(expr, (ast.Name, ast.Attribute)):
+        return identifier_words(last_name(expr) or "")
+    return ()
 
 
 def _epoch_times_number(expr: ast.AST) -> bool:
@@ -480,18 +567,7 @@ def step_kl_schedule(model, epoch, warmup_epochs=10):
     # -- names ----------------------------------------------------------------
 
     def _is_primary_words(self, words: tuple[str, ...]) -> bool:
-        if not words or set(words) & _AUXILIARY_WORDS:
-            return False
-        for pattern in self._primary:
-            if not pattern:
-                continue
-            size = len(pattern)
-            for start in range(len(words) - size + 1):
-                if words[start : start + size] == pattern:
-                    return True
-            if size > 1 and "".join(pattern) in words:
-                return True
-        return False
+        return _is_primary(words, self._primary)
 
     def _term_words(self, expr: cst.BaseExpression) -> tuple[str, ...]:
         """The words naming a loss term or weight: a variable, attribute, key or callee."""

@@ -40,10 +40,16 @@ SIGMOID_NAMES = frozenset({"sigmoid", "Sigmoid", "expit"})
 
 
 def _tl007_syntax(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
-    """A softmax/sigmoid call and a loss of the matching family (or a loss-named call).
+    """A loss call of the family whose input may hold squashed output.
 
-    Mirrors ``ProbabilitiesToLogitsLoss``: every finding needs a squash call and a
-    call of a loss that either resolves to the family or is named like a loss.
+    Mirrors ``ProbabilitiesToLogitsLoss``: a finding needs a call of a loss that
+    resolves to the family (a function, a held ``nn`` loss module) or is named
+    like a loss, whose input (``_input_argument``) ``_probabilities`` follows to a
+    squash.  That walk is mirrored flow-insensitively, by name over the whole
+    file (:func:`_squash_reach`): through indexing, shape methods, names assigned
+    such a value, squash calls (by name, or a held ``nn.Softmax``/``nn.Sigmoid``)
+    and, when some ``forward`` of the file returns such a value on every path,
+    any call of a model.
     """
     names = {last_name(call.func) for call in index.nodes(ast.Call)}
     # `from torch.nn.functional import softmax as sm`: the call is `sm(...)`.
@@ -53,9 +59,177 @@ def _tl007_syntax(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
         return False
     family = SOFTMAX_LOSS_FUNCTIONS | SOFTMAX_LOSS_MODULES
     family |= SIGMOID_LOSS_FUNCTIONS | SIGMOID_LOSS_MODULES
-    if names & family:
+    if not names & family and not any(name is not None and is_loss_name(name) for name in names):
+        return False
+    return _squash_reaches_a_loss(index)
+
+
+def _local_names(index: SyntaxIndex, words: frozenset[str]) -> frozenset[str]:
+    """``words`` and the local names ``from ... import word as local`` gives them."""
+    found = set(words)
+    for node in index.nodes(ast.ImportFrom):
+        found.update(alias.asname for alias in node.names if alias.name in words and alias.asname)
+    return frozenset(found)
+
+
+def _pairs(target: ast.AST, value: ast.AST, out: list) -> None:
+    """``(target, value)`` as ``Flow._bind_target`` and ``iter_assignments`` pair them."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        elements = [el.value if isinstance(el, ast.Starred) else el for el in target.elts]
+        if (
+            isinstance(value, (ast.Tuple, ast.List))
+            and len(value.elts) == len(elements)
+            and not any(isinstance(el, ast.Starred) for el in value.elts)
+        ):
+            for element, item in zip(elements, value.elts):
+                _pairs(element, item, out)
+        else:
+            for element in elements:
+                _pairs(element, value, out)
+    else:
+        out.append((target, value))
+
+
+def _squash_reaches_a_loss(index: SyntaxIndex) -> bool:
+    squash_calls = _local_names(index, SOFTMAX_NAMES | SIGMOID_NAMES)
+    squash_modules = _local_names(index, frozenset(_SQUASH_MODULES))
+    loss_functions = _local_names(index, SOFTMAX_LOSS_FUNCTIONS | SIGMOID_LOSS_FUNCTIONS)
+    loss_modules = _local_names(index, SOFTMAX_LOSS_MODULES | SIGMOID_LOSS_MODULES)
+    # Every assignment, by the name (or `x.attr`) it writes: `lookup` bindings of
+    # kind "assign" and `init_values`, over the whole file.
+    pairs: list = []
+    for node in index.nodes(ast.Assign):
+        for target in node.targets:
+            _pairs(target, node.value, pairs)
+    for node in index.nodes(ast.AnnAssign):
+        if node.value is not None:
+            _pairs(node.target, node.value, pairs)
+    by_name: dict[str, list] = {}
+    by_attr: dict[str, list] = {}
+    for target, value in pairs:
+        if isinstance(target, ast.Name):
+            by_name.setdefault(target.id, []).append(value)
+        elif isinstance(target, ast.Attribute):
+            by_attr.setdefault(target.attr, []).append(value)
+
+    def holder_names(constructors: frozenset[str]) -> tuple[set, set]:
+        """Names and attributes that may hold a module built by ``constructors``
+        (``module_held_by``: a constructor call, through names and ``self.x``)."""
+        names: set[str] = set()
+        attrs: set[str] = set()
+
+        def held(expr) -> bool:
+            if isinstance(expr, ast.Call):
+                return last_name(expr.func) in constructors
+            if isinstance(expr, ast.Attribute):
+                return expr.attr in attrs
+            return isinstance(expr, ast.Name) and expr.id in names
+
+        changed = True
+        while changed:
+            changed = False
+            for target, value in pairs:
+                if held(value):
+                    if isinstance(target, ast.Name) and target.id not in names:
+                        names.add(target.id)
+                        changed = True
+                    elif isinstance(target, ast.Attribute) and target.attr not in attrs:
+                        attrs.add(target.attr)
+                        changed = True
+        return names, attrs
+
+    squash_names, squash_attrs = holder_names(squash_modules)
+    loss_names, loss_attrs = holder_names(loss_modules)
+
+    def holds(func, constructors, names, attrs) -> bool:
+        if isinstance(func, ast.Call):
+            return last_name(func.func) in constructors
+        if isinstance(func, ast.Attribute):
+            return func.attr in attrs
+        return isinstance(func, ast.Name) and func.id in names
+
+    tainted: set[str] = set()
+    model_call = [False]  # some `forward` returns squashed output on every path
+
+    def probabilities(expr) -> bool:
+        for _ in range(64):
+            if isinstance(expr, ast.Subscript):
+                expr = expr.value
+            elif isinstance(expr, ast.Name):
+                return expr.id in tainted
+            elif not isinstance(expr, ast.Call):
+                return False
+            else:
+                func = expr.func
+                if last_name(func) in squash_calls:
+                    return True
+                if holds(func, squash_modules, squash_names, squash_attrs):
+                    return True
+                if model_call[0] and isinstance(func, (ast.Name, ast.Attribute, ast.Call)):
+                    return True
+                if isinstance(func, ast.Attribute) and func.attr in _SHAPE_METHODS:
+                    expr = func.value
+                else:
+                    return False
         return True
-    return any(name is not None and is_loss_name(name) for name in names)
+
+    forwards = [
+        node
+        for node in index.nodes(ast.FunctionDef, ast.AsyncFunctionDef)
+        if node.name == "forward"
+    ]
+    forward_returns = [_returned_values(node) for node in forwards]
+    changed = True
+    while changed:
+        changed = False
+        for name, values in by_name.items():
+            if name not in tainted and any(probabilities(value) for value in values):
+                tainted.add(name)
+                changed = True
+        if not model_call[0]:
+            for values in forward_returns:
+                if values and all(
+                    not isinstance(value, (ast.Tuple, ast.List, ast.Dict)) and probabilities(value)
+                    for value in values
+                ):
+                    model_call[0] = True
+                    changed = True
+                    break
+
+    for call in index.nodes(ast.Call):
+        func = call.func
+        if not (
+            last_name(func) in loss_functions
+            or holds(func, loss_modules, loss_names, loss_attrs)
+            or (isinstance(func, ast.Name) and is_loss_name(func.id))
+        ):
+            continue
+        inputs = [keyword.value for keyword in call.keywords if keyword.arg == "input"]
+        if call.args and not isinstance(call.args[0], ast.Starred):
+            inputs.append(call.args[0])
+        if any(probabilities(value) for value in inputs):
+            return True
+    return False
+
+
+def _returned_values(function) -> list:
+    """The values ``function`` itself returns (nested functions and classes not entered)."""
+    values = []
+    stack = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            if node.value is not None:
+                values.append(node.value)
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                stack.append(child)
+            elif isinstance(child, ast.excepthandler) or type(child).__name__ == "match_case":
+                stack.extend(child.body)
+    return values
 
 
 PREFILTER = Prefilter(

@@ -13,10 +13,10 @@ from torchlint.rule import Fix, Invalid, Rule
 from torchlint.semantics.conditions import condition_atoms
 from torchlint.semantics.differentiable import runs_without_grad
 from torchlint.semantics.modules import module_of_method, runs_in_module_pass
-from torchlint.semantics.names import dotted_name
+from torchlint.semantics.names import dotted_name, syntax_qualified_names
 from torchlint.semantics.values import lookup, scope_of
 from torchlint.semantics.vocabulary import name_words
-from torchlint.syntax import SyntaxIndex, last_name
+from torchlint.syntax import SyntaxIndex
 
 cst = lazy_module("libcst", globals(), "cst")
 
@@ -32,19 +32,33 @@ DROPOUT_MODULES = frozenset(
 )
 # `training` is the third parameter of every functional dropout.
 TRAINING_POSITION = 2
+_MODULE_PREFIX = "torch.nn."
 
 
 def _tl008_syntax(index: SyntaxIndex, settings: Mapping[str, Any]) -> bool:
     """A functional dropout call without ``training``, or ``Dropout(...)(x)``.
 
-    Mirrors ``DropoutIgnoresEval._functional_call``/``_module_built_and_called``.
+    Mirrors ``DropoutIgnoresEval._functional_call``/``_module_built_and_called``,
+    including their resolution through imports: ``self.dropout(x)`` (a module
+    held by the model) is not ``F.dropout``.
     """
     for call in index.nodes(ast.Call):
         func = call.func
         if isinstance(func, ast.Call):
-            if last_name(func.func) in DROPOUT_MODULES:
+            if _resolves(index, func.func, _MODULE_PREFIX, DROPOUT_MODULES):
                 return True
-        elif last_name(func) in DROPOUT_FUNCTIONS and not _syntax_passes_training(call):
+        elif not _syntax_passes_training(call) and _resolves(
+            index, func, "torch.nn.functional.", DROPOUT_FUNCTIONS
+        ):
+            return True
+    return False
+
+
+def _resolves(index: SyntaxIndex, func: ast.AST, prefix: str, names: frozenset[str]) -> bool:
+    """Whether ``func`` may resolve through imports to ``prefix`` + one of ``names``."""
+    for qualified in syntax_qualified_names(index, func):
+        module, _, name = qualified.rpartition(".")
+        if f"{module}.".startswith(prefix) and name in names:
             return True
     return False
 
@@ -62,8 +76,6 @@ PREFILTER = Prefilter(
 
 
 # -- judgement ------------------------------------------------------------------
-
-_MODULE_PREFIX = "torch.nn."
 
 
 class DropoutIgnoresEval(Rule):

@@ -210,6 +210,83 @@ def test_syntax_stages_reject_look_alikes(code: str, source: str) -> None:
     assert not _keeps(code, source, settings)
 
 
+LOOK_ALIKES = [
+    # A module's `self.sigmoid(...)`, and a sum assigned to the name in another function.
+    (
+        "TL001",
+        "import torch\nclass M:\n    def __init__(self):\n        self.y = self.a + self.b\n"
+        "    def gate(self, h):\n        return self.sigmoid(self.conv(h))\n"
+        "    def block(self, h, r):\n        h = r + h\n        return h\n"
+        "    def head(self, h):\n        return torch.tanh(h)\n",
+    ),
+    # LayerDrop: a random draw decides, a raise-only guard, an imported non-tensor call.
+    (
+        "TL002",
+        "import torch\nimport numpy as np\nclass M(torch.nn.Module):\n"
+        "    def forward(self, x, labels):\n        p = torch.rand([])\n"
+        "        if p < self.layerdrop:\n            return x\n"
+        "        if labels.max() >= 10:\n            raise ValueError(labels)\n"
+        "        if np.random.rand() > 0.5:\n            x = x + 1\n        return x\n",
+    ),
+    # A ramp-named value inside a function, and a weight-less `*=`.
+    (
+        "TL005",
+        "def f(opt, epoch):\n    warmup_steps = 10\n    scale = 1.0\n"
+        "    if epoch % 2 == 0:\n        scale *= 0.5\n    return warmup_steps * scale\n",
+    ),
+    # Attention softmax next to a cross-entropy head on logits.
+    (
+        "TL007",
+        "import torch.nn as nn\nimport torch.nn.functional as F\nclass Attn(nn.Module):\n"
+        "    def forward(self, q, k):\n        w = F.softmax(q @ k, dim=-1)\n        return w, q\n"
+        "class Head(nn.Module):\n    def forward(self, h, labels):\n"
+        "        logits = self.classifier(h)\n        loss_fct = nn.CrossEntropyLoss()\n"
+        "        return loss_fct(logits.view(-1, 2), labels.view(-1))\n",
+    ),
+    # A registered dropout module called as `self.dropout(x)`.
+    (
+        "TL008",
+        "import torch.nn as nn\nclass M(nn.Module):\n    def forward(self, x):\n"
+        "        return self.dropout(x)\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "source"), LOOK_ALIKES)
+def test_syntax_stages_follow_the_judgement(code: str, source: str) -> None:
+    assert not _keeps(code, source)
+
+
+@pytest.mark.parametrize(
+    ("code", "source"),
+    [
+        # The same shapes, one step from a finding.
+        ("TL001", "import torch\ndef head(h, r):\n    h = r + h\n    return torch.tanh(h)\n"),
+        (
+            "TL002",
+            "import torch\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
+            "        p = torch.rand([]) + x.mean()\n        if p < 0.5:\n            x = x + 1\n"
+            "        return x\n",
+        ),
+        ("TL005", "RAMP_KEYS = ['recon', 'kl']\n"),
+        (
+            "TL007",
+            "import torch.nn as nn\nimport torch.nn.functional as F\nclass Head(nn.Module):\n"
+            "    def forward(self, h):\n        return F.softmax(self.fc(h), dim=1)\n"
+            "def train(model, x, y):\n    loss_fct = nn.CrossEntropyLoss()\n"
+            "    return loss_fct(model(x), y)\n",
+        ),
+        (
+            "TL008",
+            "from torch.nn.functional import dropout as drop\nclass M:\n"
+            "    def forward(self, x):\n        return drop(x, 0.5)\n",
+        ),
+    ],
+)
+def test_syntax_stages_keep_the_judgements_shapes(code: str, source: str) -> None:
+    assert _keeps(code, source)
+
+
 def test_flag_guards_makes_asserts_candidates() -> None:
     source = "class M:\n    def forward(self, x):\n        assert x.std() > 0.1\n        return x\n"
     assert not _keeps("TL002", source)

@@ -93,3 +93,21 @@ def test_mode_calls_and_gradient_writes() -> None:
         "loop",
     )
     assert [e.kind for e in events] == ["eval", "mode", "zero", "grad-write", "zero"]
+
+
+def test_events_follow_a_method_called_by_bare_name() -> None:
+    # A function whose first parameter is `self`, called by name: binding its
+    # arguments asks which class owns it, which takes the file's context.
+    events = _events(
+        """
+        def evaluate(self, model, x):
+            model.eval()
+            model(x)
+
+        def fit(model, loader):
+            for x, y in loader:
+                evaluate(model, model, x)
+        """,
+        "fit",
+    )
+    assert [e.kind for e in events] == ["eval"]

@@ -24,6 +24,8 @@ cst = lazy_module("libcst", globals(), "cst")
 
 _NAN_CHECKS = frozenset({"isnan", "isinf", "isfinite", "isneginf", "isposinf", "nan_to_num"})
 _LOGGING_CALLS = frozenset({"warn", "warning", "print", "info", "debug", "error", "log"})
+# The calls an `only_raises_or_warns` body may make (for cheap stages that mirror it).
+LOGGING_CALLS = _LOGGING_CALLS
 
 
 def condition_atoms(test: cst.BaseExpression):

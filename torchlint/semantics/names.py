@@ -177,3 +177,65 @@ def _bodies(node: cst.CSTNode):
     handlers = getattr(node, "handlers", None)
     if handlers:
         yield handlers
+
+
+# -- the same resolution on CPython's `ast` (for cheap stages) ----------------
+
+
+def syntax_import_aliases(index) -> tuple[dict[str, set[str]], bool]:
+    """Every qualified name each local name may be imported as, and whether a
+    project module is star-imported: :class:`ImportTable` over a
+    :class:`~torchlint.syntax.SyntaxIndex`.
+
+    Every import of a local name is kept (not only the last one), so that a
+    cheap stage built on :func:`syntax_qualified_names` lets through whatever
+    :meth:`ImportTable.resolve` may answer.
+    """
+    return index.memo("import_aliases", _syntax_import_aliases)
+
+
+def _syntax_import_aliases(index) -> tuple[dict[str, set[str]], bool]:
+    import ast
+
+    aliases: dict[str, set[str]] = {}
+    star = False
+    for node in index.nodes(ast.Import):
+        for alias in node.names:
+            if alias.asname is not None:
+                aliases.setdefault(alias.asname, set()).add(alias.name)
+            else:
+                head = alias.name.split(".", 1)[0]
+                aliases.setdefault(head, set()).add(head)
+    for node in index.nodes(ast.ImportFrom):
+        module = "." * (node.level or 0) + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                star = star or not _is_torch_module(module)
+                continue
+            local = alias.asname or alias.name
+            if alias.name in TORCH_REEXPORTS and not _is_torch_module(module):
+                aliases.setdefault(local, set()).add(TORCH_REEXPORTS[alias.name])
+                continue
+            aliases.setdefault(local, set()).add(f"{module}.{alias.name}" if module else alias.name)
+    return aliases, star
+
+
+def syntax_qualified_names(index, expr) -> set[str]:
+    """What :meth:`ImportTable.resolve` may answer for this ``ast`` expression (empty: None)."""
+    import ast
+
+    parts = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return set()
+    aliases, star = syntax_import_aliases(index)
+    targets = aliases.get(expr.id)
+    if targets is None:
+        reexport = TORCH_REEXPORTS.get(expr.id) if star else None
+        if reexport is None:
+            return set()
+        targets = {reexport}
+    rest = ".".join(reversed(parts))
+    return {f"{target}.{rest}" if rest else target for target in targets}

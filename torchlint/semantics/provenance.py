@@ -83,6 +83,8 @@ _RANDOM = frozenset(
         "poisson",
     ]
 )
+# The draws `value_sources` rates RANDOM (for cheap stages that mirror it).
+RANDOM_DRAWS = _RANDOM
 # Wrappers that make a leaf of their data without copying it out of the graph.
 _LEAF_WRAPPERS = frozenset(["Variable"])
 _NEW_FACTORIES = frozenset(["new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"])

@@ -495,7 +495,7 @@ class _Flattener:
         for name in params:
             if name in ("self", "cls"):
                 continue
-            value = bound_argument(self.model, call, target, name)
+            value = bound_argument(self.context, call, target, name)
             key = frame.key(value) if value is not None else None
             if key is not None:
                 env[name] = key

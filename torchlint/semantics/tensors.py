@@ -19,6 +19,7 @@ from torchlint.semantics.callgraph import (
     bound_argument,
     callers,
     init_values,
+    is_module_class_name,
     module_held_by,
     owner_class,
     resolve_callee,
@@ -764,6 +765,20 @@ class _TensorAnalysis:
             if callee.kind == "torch_module":
                 return HIGH
         return self.confidence(expr, scope, depth)
+
+
+def torch_call_confidence(qualified: str) -> Confidence:
+    """How ``tensor_confidence`` rates a call of ``qualified``, imported from anywhere.
+
+    ``resolve_callee`` finds a torch module class (``torch.nn.Linear``: its
+    instance is no tensor, a ``Parameter`` is), a torch function
+    (:func:`_torch_function_confidence`) or an external one (LOW at most).
+    """
+    if qualified == "torch" or qualified.startswith("torch."):
+        if is_module_class_name(qualified):
+            return HIGH if qualified.endswith(".Parameter") else NONE
+        return _torch_function_confidence(qualified)
+    return LOW
 
 
 def _torch_function_confidence(qualified: str) -> Confidence:
