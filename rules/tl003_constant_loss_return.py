@@ -451,50 +451,49 @@ def anchor_loss(scores, annotations):
         a loss container the function returns."""
         returned = _returned_names(flow)
         seen = set()
-        for statement in flow.order_of:
-            if not isinstance(statement, cst.SimpleStatementLine):
-                continue
-            for small in statement.body:
-                filled = _filled_term(small)
-                if filled is None:
-                    continue
-                container, value = filled
-                if container not in returned or not is_loss_name(container):
-                    continue
-                scope = flow.scope_at(statement)
-                if tensor_confidence(
-                    self.context, value, scope
-                ) < Confidence.MEDIUM or not carries_no_gradient(self.context, value, scope):
-                    continue
-                why = self._why_dead(fn, statement, value, scope, every_path=False)
-                if why is None:
-                    continue
-                # One finding per container and guard: the `.cuda()` and CPU copies of
-                # the same stand-in are one mistake.
-                guard = self._empty_batch_guard(fn, statement, scope)
-                key = (container, why, guard if guard is not None else statement)
-                if key not in seen:
-                    seen.add(key)
-                    self._report(value, f"loss `{loss_name}` puts", why, into=container)
+        for small, value, why, guard in self._dead_terms(fn, flow, _filled_term, returned):
+            # One finding per container and guard: the `.cuda()` and CPU copies of
+            # the same stand-in are one mistake.
+            container = _filled_term(small)[0]
+            key = (container, why, guard)
+            if key not in seen:
+                seen.add(key)
+                self._report(value, f"loss `{loss_name}` puts", why, into=container)
 
     def _check_named_terms(self, fn, flow, loss_name: str, reported: set) -> None:
         """``loss_bbox = torch.tensor(0.0)`` under ``if num_pos == 0:``, then
         ``loss = loss_cls + loss_bbox`` returned: a loss term bound to a constant on
         the no-targets path. A name that is accumulated into afterwards (``loss =
         torch.tensor(0.0)`` then ``loss += term``) holds a real term by the end."""
-        returned = _returned_names(flow)
+        returned = {
+            name
+            for name in _returned_names(flow)
+            if name not in reported  # already reported where it is returned
+            and not _accumulated(flow, name)
+        }
         seen = set()
+        for small, value, why, guard in self._dead_terms(fn, flow, _named_term, returned):
+            # One finding per guard: the terms zeroed together are one mistake.
+            key = (why, guard)
+            if key not in seen:
+                seen.add(key)
+                name = _named_term(small)[0]
+                self._report(value, f"loss `{loss_name}` sets `{name}` to", why)
+
+    def _dead_terms(self, fn, flow, extract, returned):
+        """``(small, value, why, guard)`` for each small statement that ``extract`` reads
+        as ``(name, value)``, where the loss-named ``name`` is returned and ``value`` is a
+        tensor with no gradient on a dead path (``guard``: its empty-batch check, else
+        the statement)."""
         for statement in flow.order_of:
             if not isinstance(statement, cst.SimpleStatementLine):
                 continue
             for small in statement.body:
-                named = _named_term(small)
-                if named is None:
+                found = extract(small)
+                if found is None:
                     continue
-                name, value = named
-                if name in reported:
-                    continue  # already reported where it is returned
-                if name not in returned or not is_loss_name(name) or _accumulated(flow, name):
+                name, value = found
+                if name not in returned or not is_loss_name(name):
                     continue
                 scope = flow.scope_at(statement)
                 if tensor_confidence(
@@ -504,12 +503,8 @@ def anchor_loss(scores, annotations):
                 why = self._why_dead(fn, statement, value, scope, every_path=False)
                 if why is None:
                     continue
-                # One finding per guard: the terms zeroed together are one mistake.
                 guard = self._empty_batch_guard(fn, statement, scope)
-                key = (why, guard if guard is not None else statement)
-                if key not in seen:
-                    seen.add(key)
-                    self._report(value, f"loss `{loss_name}` sets `{name}` to", why)
+                yield small, value, why, guard if guard is not None else statement
 
     def leave_Module(self, node: cst.Module) -> None:
         for function in self._functions:
