@@ -15,7 +15,7 @@ from torchlint.semantics.callgraph import module_held_by, resolve_callee
 from torchlint.semantics.inputs import held_parameter, model_input, returned_value
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import lookup, scope_of
-from torchlint.syntax import SyntaxIndex, first_argument, last_name
+from torchlint.syntax import SyntaxIndex, assignment_pairs, first_argument, last_name
 
 cst = lazy_module("libcst", globals(), "cst")
 
@@ -158,27 +158,18 @@ def _name_bindings(nodes) -> tuple[list[tuple[str, ast.AST]], set[str]]:
     pairs: list[tuple[str, ast.AST]] = []
     augmented: set[str] = set()
 
-    def bind(target: ast.AST, value: ast.AST) -> None:
-        if isinstance(target, ast.Name):
-            pairs.append((target.id, value))
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            elements = [el.value if isinstance(el, ast.Starred) else el for el in target.elts]
-            if (
-                isinstance(value, (ast.Tuple, ast.List))
-                and len(value.elts) == len(elements)
-                and not any(isinstance(el, ast.Starred) for el in value.elts)
-            ):
-                for element, item in zip(elements, value.elts):
-                    bind(element, item)
-            # Otherwise an "unpack" binding, which `_sum_operands` does not follow.
-
     for node in nodes:
         if isinstance(node, ast.AugAssign):
             if isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(node.target, ast.Name):
                 augmented.add(node.target.id)
         elif node.value is not None:
             for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-                bind(target, node.value)
+                # An "unpack" binding (`a, b = f()`) is not followed by `_sum_operands`.
+                pairs.extend(
+                    (bound.id, value)
+                    for bound, value in assignment_pairs(target, node.value, unpacked=False)
+                    if isinstance(bound, ast.Name)
+                )
     return pairs, augmented
 
 

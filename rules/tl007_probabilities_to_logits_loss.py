@@ -22,7 +22,7 @@ from torchlint.semantics.modules import is_module_class, module_of_method
 from torchlint.semantics.names import dotted_name
 from torchlint.semantics.values import flow_of, lookup, possible_values, self_attribute
 from torchlint.semantics.vocabulary import is_loss_name, name_words
-from torchlint.syntax import SyntaxIndex, last_name
+from torchlint.syntax import SyntaxIndex, assignment_pairs, last_name
 
 cst = lazy_module("libcst", globals(), "cst")
 
@@ -72,24 +72,6 @@ def _local_names(index: SyntaxIndex, words: frozenset[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def _pairs(target: ast.AST, value: ast.AST, out: list) -> None:
-    """``(target, value)`` as ``Flow._bind_target`` and ``iter_assignments`` pair them."""
-    if isinstance(target, (ast.Tuple, ast.List)):
-        elements = [el.value if isinstance(el, ast.Starred) else el for el in target.elts]
-        if (
-            isinstance(value, (ast.Tuple, ast.List))
-            and len(value.elts) == len(elements)
-            and not any(isinstance(el, ast.Starred) for el in value.elts)
-        ):
-            for element, item in zip(elements, value.elts):
-                _pairs(element, item, out)
-        else:
-            for element in elements:
-                _pairs(element, value, out)
-    else:
-        out.append((target, value))
-
-
 def _squash_reaches_a_loss(index: SyntaxIndex) -> bool:
     squash_calls = _local_names(index, SOFTMAX_NAMES | SIGMOID_NAMES)
     squash_modules = _local_names(index, frozenset(_SQUASH_MODULES))
@@ -100,10 +82,10 @@ def _squash_reaches_a_loss(index: SyntaxIndex) -> bool:
     pairs: list = []
     for node in index.nodes(ast.Assign):
         for target in node.targets:
-            _pairs(target, node.value, pairs)
+            pairs.extend(assignment_pairs(target, node.value))
     for node in index.nodes(ast.AnnAssign):
         if node.value is not None:
-            _pairs(node.target, node.value, pairs)
+            pairs.extend(assignment_pairs(node.target, node.value))
     by_name: dict[str, list] = {}
     by_attr: dict[str, list] = {}
     for target, value in pairs:

@@ -120,3 +120,29 @@ def argument_values(call: ast.Call) -> list[ast.AST]:
     values = [arg.value if isinstance(arg, ast.Starred) else arg for arg in call.args]
     values.extend(keyword.value for keyword in call.keywords)
     return values
+
+
+def assignment_pairs(target: ast.AST, value: ast.AST, unpacked: bool = True) -> list:
+    """The ``(target, value)`` pairs one assignment binds, as the judgements pair them.
+
+    ``a, b = x, y`` pairs element by element when both sides have the same
+    length and no starred item.  Any other unpacking (``a, b = f()``) pairs
+    each target element with the whole value when ``unpacked`` is true, and
+    binds nothing otherwise.
+    """
+    out: list = []
+    if isinstance(target, (ast.Tuple, ast.List)):
+        elements = [el.value if isinstance(el, ast.Starred) else el for el in target.elts]
+        if (
+            isinstance(value, (ast.Tuple, ast.List))
+            and len(value.elts) == len(elements)
+            and not any(isinstance(el, ast.Starred) for el in value.elts)
+        ):
+            for element, item in zip(elements, value.elts):
+                out.extend(assignment_pairs(element, item, unpacked))
+        elif unpacked:
+            for element in elements:
+                out.extend(assignment_pairs(element, value, unpacked))
+    else:
+        out.append((target, value))
+    return out
