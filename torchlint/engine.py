@@ -126,16 +126,7 @@ def _row_col_of_offset(data: bytes, offset: int) -> tuple[int, int]:
 
 def file_error(path: str, row: int, column: int, message: str) -> Diagnostic:
     """A diagnostic for a file that could not be checked at all."""
-    return Diagnostic(
-        path=path,
-        row=row,
-        column=column,
-        end_row=row,
-        end_column=column,
-        code=FILE_ERROR_CODE,
-        name="file-error",
-        message=message,
-    )
+    return engine_diagnostic(FILE_ERROR_CODE, path, row, column, message)
 
 
 def engine_diagnostic(code: str, path: str, row: int, column: int, message: str) -> Diagnostic:
